@@ -1,0 +1,339 @@
+//! The TOML schema. Every struct rejects unknown keys; defaults are documented per field.
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+use crate::ConfigError;
+
+/// A whole run config, as read from one TOML file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    pub run: RunSection,
+    pub model: ModelSection,
+    pub data: DataSection,
+    #[serde(default)]
+    pub training: TrainingSection,
+    #[serde(default)]
+    pub network: NetworkSection,
+    #[serde(default)]
+    pub attribution: AttributionSection,
+    #[serde(default)]
+    pub rewards: RewardsSection,
+    /// Where the file was read from (not a TOML key).
+    #[serde(skip)]
+    pub source_path: PathBuf,
+    /// sha256 of the file's bytes (not a TOML key).
+    #[serde(skip)]
+    pub source_hash: [u8; 32],
+}
+
+/// `[run]`: identity of the run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    /// Run name: letters, digits, `-` and `_`; names the run directory `runs/<name>/`.
+    pub name: String,
+    /// Seed for initialisation, data order and attribution sampling.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+/// Which architecture `[model]` describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// Llama-style decoder: RMSNorm, RoPE, SwiGLU, causal attention.
+    Llama,
+}
+
+/// `[model]`: the architecture (Hugging Face Llama names for the sizes).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    pub kind: ModelKind,
+    /// Vocabulary size; defaults to the tokenizer's.
+    pub vocab_size: Option<usize>,
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub num_layers: usize,
+    pub num_heads: usize,
+    /// Key/value heads (grouped-query attention); defaults to `num_heads`.
+    pub num_kv_heads: Option<usize>,
+    /// Longest sequence the RoPE tables cover; defaults to `data.seq_len`.
+    pub max_seq_len: Option<usize>,
+    #[serde(default = "default_rms_eps")]
+    pub rms_norm_eps: f64,
+    #[serde(default = "default_rope_theta")]
+    pub rope_theta: f64,
+    #[serde(default)]
+    pub tie_embeddings: bool,
+    /// Standard deviation of the normal initialisation.
+    #[serde(default = "default_init_std")]
+    pub init_std: f64,
+    /// Seed the run from a checkpoint: a local directory with config.json + model.safetensors,
+    /// or `hf:owner/name[@revision]` resolved through the Hugging Face Hub cache.
+    pub init_from: Option<String>,
+}
+
+/// `[data]`: which dataset and how it is cut into samples.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+    /// A built-in dataset manifest name (e.g. `synthetic-arith`) or a path to a manifest TOML.
+    pub dataset: String,
+    /// Local file to use instead of the manifest's source (still sha256-checked if the
+    /// manifest records a hash). Relative paths are resolved against the config's directory.
+    pub path: Option<PathBuf>,
+    /// Hugging Face Hub cache directory (default: the hub's own default).
+    pub hub_cache: Option<PathBuf>,
+    /// Never touch the network; only use files already in the cache.
+    #[serde(default)]
+    pub offline: bool,
+    /// Tokens per training sample.
+    pub seq_len: usize,
+}
+
+/// `[training]`: inner (local) optimiser, outer optimiser and schedule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainingSection {
+    /// Sequences per inner step.
+    pub batch_size: usize,
+    /// Inner AdamW steps per round (H). H = 1 with outer SGD lr 1.0 is gradient averaging.
+    pub inner_steps: usize,
+    /// Rounds to run (`train-local` runs `rounds * inner_steps` steps).
+    pub rounds: usize,
+    pub lr: f64,
+    pub min_lr: f64,
+    pub warmup_steps: usize,
+    pub weight_decay: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    /// Clip the global gradient norm to this value (0 disables).
+    pub grad_clip: f64,
+    /// Outer (Nesterov SGD) learning rate; DiLoCo default 0.7.
+    pub outer_lr: f64,
+    /// Outer momentum; DiLoCo default 0.9.
+    pub outer_momentum: f64,
+    pub nesterov: bool,
+    /// Evaluate every this many inner steps in `train-local` (0: only at the end).
+    pub eval_every: usize,
+    /// Eval batches (of `batch_size` sequences) per evaluation.
+    pub eval_batches: usize,
+}
+
+/// `[network]`: libp2p listen addresses, limits and deadlines.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkSection {
+    pub listen: Vec<String>,
+    /// Request-response timeout (libp2p's default of 10 s is too short for large models).
+    pub request_timeout_secs: u64,
+    pub idle_timeout_secs: u64,
+    /// Cap on one control message.
+    pub max_message_bytes: usize,
+    /// Cap on one blob (checkpoint or update).
+    pub max_blob_bytes: u64,
+    pub join_window_secs: u64,
+    pub round_deadline_secs: u64,
+    pub min_trainers: usize,
+    pub max_trainers: usize,
+    /// Wallet public keys (base58) allowed to join; empty means open admission.
+    pub allowlist: Vec<String>,
+}
+
+/// Which Shapley estimator scores a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Estimator {
+    Auto,
+    Exact,
+    Permutation,
+    IntegratedGradients,
+}
+
+/// `[attribution]`: how each round's contributions are scored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttributionSection {
+    pub estimator: Estimator,
+    /// Largest player count the exact estimator accepts.
+    pub max_exact_players: usize,
+    /// Permutation sampling stops when every standard error < tolerance * |v(N)|.
+    pub tolerance: f64,
+    /// Hard cap on coalition evaluations per round.
+    pub max_evaluations: usize,
+    /// Gauss–Legendre points for integrated gradients.
+    pub ig_points: usize,
+    /// Sequences in the round's eval batch.
+    pub eval_sequences: usize,
+    /// Clip each update's norm to `clip_multiplier * median norm`.
+    pub clip_multiplier: f64,
+    /// Updates with cosine similarity above this in one round are merged.
+    pub duplicate_cosine: f64,
+    /// A round pays only when v(N) exceeds this (nats).
+    pub noise_threshold: f64,
+    /// Aggregate only updates whose score is non-negative.
+    pub aggregate_nonnegative_only: bool,
+}
+
+/// `[rewards]`: token rewards per round and which ledger records them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RewardsSection {
+    /// Reward tokens (base units) paid per round.
+    pub per_round: u64,
+    /// `embedded`, `localnet`, `devnet` or an http(s) JSON-RPC URL.
+    pub cluster: String,
+    /// Registry program id (base58); defaults to the embedded build's id.
+    pub program_id: Option<String>,
+    /// solana-cli JSON keypair of the run authority.
+    pub authority_keypair: Option<PathBuf>,
+}
+
+fn default_rms_eps() -> f64 {
+    1e-5
+}
+fn default_rope_theta() -> f64 {
+    10_000.0
+}
+fn default_init_std() -> f64 {
+    0.02
+}
+
+impl Default for TrainingSection {
+    fn default() -> Self {
+        Self {
+            batch_size: 16,
+            inner_steps: 50,
+            rounds: 10,
+            lr: 3e-3,
+            min_lr: 3e-4,
+            warmup_steps: 20,
+            weight_decay: 0.0,
+            beta1: 0.9,
+            beta2: 0.99,
+            eps: 1e-8,
+            grad_clip: 1.0,
+            outer_lr: 0.7,
+            outer_momentum: 0.9,
+            nesterov: true,
+            eval_every: 50,
+            eval_batches: 4,
+        }
+    }
+}
+
+impl Default for NetworkSection {
+    fn default() -> Self {
+        Self {
+            listen: vec![
+                "/ip4/127.0.0.1/tcp/0".to_string(),
+                "/ip4/127.0.0.1/udp/0/quic-v1".to_string(),
+            ],
+            request_timeout_secs: 120,
+            idle_timeout_secs: 600,
+            max_message_bytes: 1 << 20,
+            max_blob_bytes: 1 << 30,
+            join_window_secs: 10,
+            round_deadline_secs: 300,
+            min_trainers: 1,
+            max_trainers: 64,
+            allowlist: Vec::new(),
+        }
+    }
+}
+
+impl Default for AttributionSection {
+    fn default() -> Self {
+        Self {
+            estimator: Estimator::Auto,
+            max_exact_players: 12,
+            tolerance: 0.01,
+            max_evaluations: 2048,
+            ig_points: 4,
+            eval_sequences: 32,
+            clip_multiplier: 3.0,
+            duplicate_cosine: 0.999,
+            noise_threshold: 1e-4,
+            aggregate_nonnegative_only: false,
+        }
+    }
+}
+
+impl Default for RewardsSection {
+    fn default() -> Self {
+        Self {
+            per_round: 1_000_000,
+            cluster: "embedded".to_string(),
+            program_id: None,
+            authority_keypair: None,
+        }
+    }
+}
+
+impl RunConfig {
+    /// Read, parse and validate a config file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let text = String::from_utf8(bytes.clone()).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: format!("not UTF-8: {e}"),
+        })?;
+        let mut cfg = Self::from_toml_str(&text, path)?;
+        cfg.source_hash = Sha256::digest(&bytes).into();
+        Ok(cfg)
+    }
+
+    /// Parse and validate TOML text; `path` is used in error messages and to resolve
+    /// relative paths.
+    pub fn from_toml_str(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let mut cfg: RunConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        cfg.source_path = path.to_path_buf();
+        cfg.source_hash = Sha256::digest(text.as_bytes()).into();
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// sha256 of the config file's bytes, hex.
+    pub fn hash_hex(&self) -> String {
+        hex::encode(self.source_hash)
+    }
+
+    /// Directory relative paths in this config are resolved against.
+    pub fn base_dir(&self) -> PathBuf {
+        self.source_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
+    /// `data.path` resolved against the config's directory.
+    pub fn data_path(&self) -> Option<PathBuf> {
+        self.data.path.as_ref().map(|p| self.base_dir().join(p))
+    }
+
+    /// Total inner steps a single-process run takes.
+    pub fn total_steps(&self) -> usize {
+        self.training.rounds * self.training.inner_steps
+    }
+
+    /// Key/value heads, defaulted.
+    pub fn num_kv_heads(&self) -> usize {
+        self.model.num_kv_heads.unwrap_or(self.model.num_heads)
+    }
+
+    /// RoPE table length, defaulted.
+    pub fn max_seq_len(&self) -> usize {
+        self.model.max_seq_len.unwrap_or(self.data.seq_len)
+    }
+}

@@ -1,0 +1,32 @@
+//! `coalition check-config FILE`.
+
+use anyhow::Result;
+use coalition_config::RunConfig;
+use std::path::Path;
+use std::process::ExitCode;
+
+pub fn run(file: &Path) -> Result<ExitCode> {
+    let cfg = RunConfig::from_file(file)?;
+    let m = &cfg.model;
+    println!("{}: ok", file.display());
+    println!("  run         {} (seed {})", cfg.run.name, cfg.run.seed);
+    println!(
+        "  model       {:?}: hidden {}, {} layers, {} heads ({} kv), ffn {}",
+        m.kind,
+        m.hidden_size,
+        m.num_layers,
+        m.num_heads,
+        cfg.num_kv_heads(),
+        m.intermediate_size
+    );
+    println!(
+        "  data        {} (seq_len {})",
+        cfg.data.dataset, cfg.data.seq_len
+    );
+    println!(
+        "  training    {} rounds x {} inner steps, batch {}, lr {}",
+        cfg.training.rounds, cfg.training.inner_steps, cfg.training.batch_size, cfg.training.lr
+    );
+    println!("  sha256      {}", cfg.hash_hex());
+    Ok(ExitCode::SUCCESS)
+}

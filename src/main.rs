@@ -1,0 +1,76 @@
+//! `coalition`: train open models across volunteer machines and pay each volunteer by its
+//! Shapley-measured contribution. This binary is thin: clap parsing and dispatch; the work is
+//! in the workspace crates.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+mod commands;
+mod progress;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(
+    name = "coalition",
+    version,
+    about = "Train open models across volunteer machines; pay each by its measured contribution.",
+    long_about = "coalition trains open models (Llama-style, Hugging Face safetensors layout) across \
+                  volunteer machines and scores every contributor with Shapley values.\n\n\
+                  Start with `coalition train-local --config configs/tiny-local.toml`."
+)]
+struct Cli {
+    /// Log filter (tracing EnvFilter syntax), e.g. `info` or `coalition=debug`.
+    #[arg(long, global = true, default_value = "warn", env = "COALITION_LOG")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse and validate a run config; print a summary or the first error (naming file and key).
+    CheckConfig {
+        /// The run config (TOML), e.g. configs/tiny-local.toml.
+        file: PathBuf,
+    },
+    /// Train the config's model on its dataset in this process, with a progress bar, periodic
+    /// eval loss and a checkpoint at the end.
+    TrainLocal(commands::train_local::Args),
+    /// Benchmarks that print machine-readable figures (JSON lines).
+    Bench {
+        #[command(subcommand)]
+        which: commands::bench::Which,
+    },
+    /// Re-verify a round report: recompute the Shapley scores from its transcript bit-exactly,
+    /// check its Merkle roots and payouts, and report a match or the first mismatch.
+    Verify {
+        /// A round report, e.g. runs/<name>/reports/round-3.json.
+        report: PathBuf,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&cli.log)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::CheckConfig { file } => commands::check_config::run(&file),
+        Command::TrainLocal(args) => commands::train_local::run(&args),
+        Command::Bench { which } => commands::bench::run(&which),
+        Command::Verify { report } => commands::verify::run(&report),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

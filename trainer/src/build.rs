@@ -1,0 +1,110 @@
+//! From a run config to a model and a tokenised corpus.
+
+use candle_core::Device;
+use coalition_config::RunConfig;
+use coalition_datasets::{Corpus, LoadOptions, Manifest};
+use coalition_model::hub::{resolve, HubModel};
+use coalition_model::{checkpoint, Llama, LlamaConfig};
+use std::path::{Path, PathBuf};
+
+use crate::TrainerError;
+
+/// Where to look for Hub files, and whether the network may be used.
+#[derive(Debug, Clone, Default)]
+pub struct HubOptions {
+    pub cache: Option<PathBuf>,
+    pub offline: bool,
+}
+
+/// Load and tokenise the config's dataset.
+pub fn corpus(cfg: &RunConfig) -> Result<Corpus, TrainerError> {
+    // A manifest given as a path is relative to the config file; otherwise it is a built-in name.
+    let name = &cfg.data.dataset;
+    let as_path = cfg.base_dir().join(name);
+    let manifest = if name.ends_with(".toml") && as_path.is_file() {
+        Manifest::from_file(&as_path)?
+    } else {
+        Manifest::resolve(name)?
+    };
+    let opts = LoadOptions {
+        path_override: cfg.data_path(),
+        hub_cache: cfg.data.hub_cache.as_ref().map(|p| cfg.base_dir().join(p)),
+        offline: cfg.data.offline,
+        base_dir: Some(cfg.base_dir()),
+    };
+    Ok(coalition_datasets::load(&manifest, &opts)?)
+}
+
+/// The model architecture the config describes, for a tokenizer of `vocab` tokens.
+pub fn llama_config(cfg: &RunConfig, vocab: usize) -> Result<LlamaConfig, TrainerError> {
+    let m = &cfg.model;
+    let vocab_size = m.vocab_size.unwrap_or(vocab);
+    if vocab_size < vocab {
+        return Err(TrainerError::Config {
+            path: cfg.source_path.clone(),
+            message: format!(
+                "key `model.vocab_size`: {vocab_size} is smaller than the tokenizer's vocabulary ({vocab})"
+            ),
+        });
+    }
+    Ok(LlamaConfig {
+        vocab_size,
+        hidden_size: m.hidden_size,
+        intermediate_size: m.intermediate_size,
+        num_hidden_layers: m.num_layers,
+        num_attention_heads: m.num_heads,
+        num_key_value_heads: Some(cfg.num_kv_heads()),
+        max_position_embeddings: cfg.max_seq_len(),
+        rms_norm_eps: m.rms_norm_eps,
+        rope_theta: m.rope_theta,
+        tie_word_embeddings: m.tie_embeddings,
+    })
+}
+
+/// Build the initial model: from `model.init_from` when set (a checkpoint directory or
+/// `hf:owner/name[@rev]`), otherwise seeded random weights.
+pub fn initial_model(
+    cfg: &RunConfig,
+    vocab: usize,
+    hub: &HubOptions,
+    dev: &Device,
+) -> Result<Llama, TrainerError> {
+    let wanted = llama_config(cfg, vocab)?;
+    let Some(init) = &cfg.model.init_from else {
+        return Ok(Llama::new_random(
+            &wanted,
+            cfg.model.init_std,
+            cfg.run.seed,
+            dev,
+        )?);
+    };
+    let model = if init.starts_with("hf:") {
+        let files = resolve(&HubModel::parse(init)?, hub.cache.as_deref(), hub.offline)?;
+        checkpoint::load_llama_files(&files.config, &files.weights, dev)?
+    } else {
+        let dir = cfg.base_dir().join(init);
+        checkpoint::load_llama(Path::new(&dir), dev)?
+    };
+    let got = model.config();
+    let fits = got.vocab_size >= vocab
+        && got.max_position_embeddings >= cfg.data.seq_len
+        && got.hidden_size == wanted.hidden_size
+        && got.num_hidden_layers == wanted.num_hidden_layers;
+    if !fits {
+        return Err(TrainerError::Config {
+            path: cfg.source_path.clone(),
+            message: format!(
+                "key `model.init_from`: checkpoint {init} has hidden_size {}, {} layers, vocab {}, \
+                 {} positions; the config needs hidden_size {}, {} layers, vocab >= {vocab}, >= {} positions",
+                got.hidden_size,
+                got.num_hidden_layers,
+                got.vocab_size,
+                got.max_position_embeddings,
+                wanted.hidden_size,
+                wanted.num_hidden_layers,
+                cfg.data.seq_len
+            ),
+        });
+    }
+    Ok(model)
+}
