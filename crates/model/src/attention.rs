@@ -1,6 +1,6 @@
 //! Causal multi-head self-attention with grouped-query heads and RoPE.
 
-use candle_core::{Tensor, D};
+use candle_core::Tensor;
 
 use crate::linear::linear;
 use crate::params::{Fill, InitState, ParamStore};
@@ -74,8 +74,8 @@ impl Attention {
         })
     }
 
-    /// `x`: `[batch, seq, hidden]`; `mask`: `[seq, seq]` additive causal mask.
-    pub fn forward(&self, x: &Tensor, rope: &Rope, mask: &Tensor) -> candle_core::Result<Tensor> {
+    /// `x`: `[batch, seq, hidden]`; each position attends to itself and earlier positions.
+    pub fn forward(&self, x: &Tensor, rope: &Rope) -> candle_core::Result<Tensor> {
         let (b, t, c) = x.dims3()?;
         let split = |w: &Tensor, heads: usize| -> candle_core::Result<Tensor> {
             linear(x, w)?
@@ -91,10 +91,9 @@ impl Attention {
         } else {
             (self.repeat_kv(&k)?, self.repeat_kv(&v)?)
         };
-        let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = (q.matmul(&k.t()?.contiguous()?)? * scale)?.broadcast_add(mask)?;
-        let probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
-        let out = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, t, c))?;
+        let out = crate::fused::causal_attention(&q, &k, &v)?
+            .transpose(1, 2)?
+            .reshape((b, t, c))?;
         linear(&out, &self.o)
     }
 

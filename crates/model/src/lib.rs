@@ -17,6 +17,7 @@ mod attention;
 pub mod checkpoint;
 mod config;
 mod error;
+pub mod fused;
 pub mod hub;
 mod init;
 mod linear;

@@ -10,7 +10,7 @@ use crate::linear::linear;
 use crate::loss::cross_entropy;
 use crate::params::{Fill, Init, InitState, ParamStore};
 use crate::rms_norm::RmsNorm;
-use crate::rope::{causal_mask, Rope};
+use crate::rope::Rope;
 use crate::swiglu::SwiGlu;
 use crate::Result;
 
@@ -173,11 +173,8 @@ impl Llama {
             t,
             self.cfg.hidden_size,
         ))?;
-        let mask = causal_mask(t, x.dtype(), x.device())?;
         for blk in &self.blocks {
-            let a = blk
-                .attn
-                .forward(&blk.input_norm.forward(&x)?, &self.rope, &mask)?;
+            let a = blk.attn.forward(&blk.input_norm.forward(&x)?, &self.rope)?;
             x = (x + a)?;
             let m = blk.mlp.forward(&blk.post_norm.forward(&x)?)?;
             x = (x + m)?;

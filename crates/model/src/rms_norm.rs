@@ -1,6 +1,6 @@
-//! RMSNorm written with differentiable ops (candle's fused `ops::rms_norm` has no backward).
+//! RMSNorm with a backward (candle's fused `ops::rms_norm` has none): see [`crate::fused`].
 
-use candle_core::{Tensor, D};
+use candle_core::Tensor;
 
 use crate::params::{Fill, InitState, ParamStore};
 use crate::Result;
@@ -25,8 +25,6 @@ impl RmsNorm {
     }
 
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let ms = x.sqr()?.mean_keepdim(D::Minus1)?;
-        let inv = (ms + self.eps)?.sqrt()?.recip()?;
-        x.broadcast_mul(&inv)?.broadcast_mul(&self.weight)
+        crate::fused::rms_norm(x, &self.weight, self.eps)
     }
 }

@@ -387,3 +387,99 @@ fn gradient_clipping_bounds_the_step() {
         .fold(0f32, f32::max);
     assert!(max_step.is_finite() && max_step <= 0.1 + 1e-4, "{max_step}");
 }
+
+fn seeded(shape: &[usize], seed: u64, dtype: DType) -> Tensor {
+    let n: usize = shape.iter().product();
+    let v = crate::init::NormalInit::new(seed).normal(n, 1.0);
+    Tensor::from_vec(v, shape, &Device::Cpu)
+        .unwrap()
+        .to_dtype(dtype)
+        .unwrap()
+}
+
+fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_dtype(DType::F64)
+        .unwrap()
+        .to_scalar::<f64>()
+        .unwrap()
+}
+
+#[test]
+fn fused_attention_matches_composite_forward_and_backward() {
+    use crate::fused::{causal_attention, causal_attention_reference};
+    for dtype in [DType::F64, DType::F32] {
+        let shape = [2, 3, 7, 6];
+        let vars: Vec<candle_core::Var> = (0..3)
+            .map(|i| candle_core::Var::from_tensor(&seeded(&shape, 10 + i, dtype)).unwrap())
+            .collect();
+        let (q, k, v) = (
+            vars[0].as_tensor(),
+            vars[1].as_tensor(),
+            vars[2].as_tensor(),
+        );
+        let weights = seeded(&shape, 99, dtype);
+        let fused = causal_attention(q, k, v).unwrap();
+        let reference = causal_attention_reference(q, k, v).unwrap();
+        let tol = if dtype == DType::F64 { 1e-12 } else { 1e-5 };
+        assert!(max_abs_diff(&fused, &reference) < tol, "forward differs");
+        let g1 = (fused * &weights)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g2 = (reference * &weights)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        for (name, var) in ["q", "k", "v"].iter().zip(&vars) {
+            let a = g1.get(var.as_tensor()).expect("fused gradient");
+            let b = g2.get(var.as_tensor()).expect("reference gradient");
+            let d = max_abs_diff(a, b);
+            assert!(d < tol * 10.0, "d{name} differs by {d} ({dtype:?})");
+        }
+    }
+}
+
+#[test]
+fn fused_rms_norm_matches_composite_forward_and_backward() {
+    use crate::fused::{rms_norm, rms_norm_reference};
+    for dtype in [DType::F64, DType::F32] {
+        let x = candle_core::Var::from_tensor(&seeded(&[3, 5, 12], 1, dtype)).unwrap();
+        let w = candle_core::Var::from_tensor(&(seeded(&[12], 2, dtype) + 1.0).unwrap()).unwrap();
+        let weights = seeded(&[3, 5, 12], 3, dtype);
+        let fused = rms_norm(x.as_tensor(), w.as_tensor(), 1e-5).unwrap();
+        let reference = rms_norm_reference(x.as_tensor(), w.as_tensor(), 1e-5).unwrap();
+        let tol = if dtype == DType::F64 { 1e-12 } else { 1e-5 };
+        assert!(max_abs_diff(&fused, &reference) < tol);
+        let g1 = (fused * &weights)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g2 = (reference * &weights)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        for var in [&x, &w] {
+            let d = max_abs_diff(
+                g1.get(var.as_tensor()).expect("fused gradient"),
+                g2.get(var.as_tensor()).expect("reference gradient"),
+            );
+            assert!(d < tol * 10.0, "gradient differs by {d} ({dtype:?})");
+        }
+    }
+}
