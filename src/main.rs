@@ -5,11 +5,9 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+mod alloc;
 mod commands;
 mod progress;
-
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(
@@ -52,6 +50,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    alloc::tune();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
