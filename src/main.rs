@@ -28,6 +28,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the whole loop on this machine: a coordinator and four trainer processes on loopback
+    /// (two honest, one on shuffled labels, one free-rider), with per-round Shapley scores and
+    /// payouts. No network, wallet or download needed.
+    Demo(commands::demo::Args),
+    /// Coordinate a run: admit trainers, hand out work, collect updates over libp2p, score every
+    /// trainer each round (Shapley values) and apply the outer optimizer.
+    Coordinate(commands::coordinate::Args),
+    /// Run a volunteer trainer node that joins a coordinator.
+    Train(commands::train::Args),
     /// Parse and validate a run config; print a summary or the first error (naming file and key).
     CheckConfig {
         /// The run config (TOML), e.g. configs/tiny-local.toml.
@@ -60,6 +69,9 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
+        Command::Demo(args) => commands::demo::run(&args),
+        Command::Coordinate(args) => commands::coordinate::run_command(&args),
+        Command::Train(args) => commands::train::run(&args),
         Command::CheckConfig { file } => commands::check_config::run(&file),
         Command::TrainLocal(args) => commands::train_local::run(&args),
         Command::Bench { which } => commands::bench::run(&which),

@@ -4,15 +4,18 @@
 //! [`SCORE_SCALE`] = 10⁹, rounded half away from zero, saturating at the `i64` range
 //! (±9.2·10⁹ nats, far beyond any real loss). NaN and ±∞ are errors.
 //!
-//! **Split.** With fixed-point scores `f_i`, gain `G = fixed(v(N) − v(∅))` (in the coordinator's
-//! game v(∅) = 0, so this is v(N)), reward `R` and noise threshold `T` (fixed point):
+//! **Split.** With fixed-point scores `f_i`, their positive part `P = Σ max(f_i, 0)`, reward
+//! `R` and noise threshold `T` (fixed point):
 //! * no players → nothing paid;
-//! * `G ≤ T` → nothing paid (the round's improvement is indistinguishable from noise);
-//! * `P = Σ max(f_i, 0) = 0` → nothing paid;
+//! * `P = 0` → nothing paid;
+//! * `P ≤ T` → nothing paid (the measured help is indistinguishable from noise);
 //! * otherwise `reward_i = floor(R · max(f_i, 0) / P)`, computed in `u128`
 //!   (`R < 2^64`, `max(f_i, 0) < 2^63`, so the product is below 2^127 and cannot overflow).
 //!
-//! Negative scores are recorded but never paid. Since Σ floor(·) ≤ R·Σ max(f_i,0)/P = R, the
+//! The gate is on `P`, not on the round's total gain `v(N) − v(∅)`: one harmful trainer can pull
+//! `v(N)` below any threshold, and must not thereby veto the pay of everyone who helped (the
+//! coordinator can leave negative-score updates out of the model; their damage is then never
+//! committed). Negative scores are recorded but never paid. Since Σ floor(·) ≤ R·Σ max(f_i,0)/P = R, the
 //! payouts never exceed R; the remainder `dust = R − Σ reward_i` (at most n − 1 units when
 //! paying, all of R otherwise) is returned explicitly, so `paid + dust = R` always.
 
@@ -39,7 +42,7 @@ pub enum PayoutStatus {
     Paid,
     /// The round had no players.
     NoPlayers,
-    /// v(N) − v(∅) did not exceed the noise threshold.
+    /// The positive part of the scores did not exceed the noise threshold.
     BelowNoiseThreshold,
     /// No player had a positive score.
     NoPositiveScores,
@@ -58,12 +61,7 @@ pub struct Payouts {
 }
 
 /// Splits `reward` by the rule in the module docs.
-pub fn split_reward(
-    reward: u64,
-    fixed_scores: &[i64],
-    gain_fixed: i64,
-    noise_threshold: i64,
-) -> Payouts {
+pub fn split_reward(reward: u64, fixed_scores: &[i64], noise_threshold: i64) -> Payouts {
     let nothing = |status| Payouts {
         amounts: vec![0; fixed_scores.len()],
         paid: 0,
@@ -73,12 +71,12 @@ pub fn split_reward(
     if fixed_scores.is_empty() {
         return nothing(PayoutStatus::NoPlayers);
     }
-    if gain_fixed <= noise_threshold {
-        return nothing(PayoutStatus::BelowNoiseThreshold);
-    }
     let total: u128 = fixed_scores.iter().map(|&f| f.max(0) as u128).sum();
     if total == 0 {
         return nothing(PayoutStatus::NoPositiveScores);
+    }
+    if (total as i128) <= noise_threshold as i128 {
+        return nothing(PayoutStatus::BelowNoiseThreshold);
     }
     let amounts: Vec<u64> = fixed_scores
         .iter()
@@ -113,19 +111,19 @@ mod tests {
 
     #[test]
     fn split_examples() {
-        let p = split_reward(100, &[1, 1, 1, -5], 10, 0);
+        let p = split_reward(100, &[1, 1, 1, -5], 0);
         assert_eq!(p.amounts, vec![33, 33, 33, 0]);
         assert_eq!((p.paid, p.dust, p.status), (99, 1, PayoutStatus::Paid));
-        let p = split_reward(100, &[1, 2], 5, 5);
+        let p = split_reward(100, &[1, 2], 3);
         assert_eq!(
             (p.paid, p.dust, p.status),
             (0, 100, PayoutStatus::BelowNoiseThreshold)
         );
-        let p = split_reward(100, &[-1, 0], 5, 0);
+        let p = split_reward(100, &[-1, 0], 0);
         assert_eq!(p.status, PayoutStatus::NoPositiveScores);
-        let p = split_reward(100, &[], 5, 0);
+        let p = split_reward(100, &[], 0);
         assert_eq!((p.dust, p.status), (100, PayoutStatus::NoPlayers));
-        let p = split_reward(u64::MAX, &[i64::MAX, i64::MAX], i64::MAX, 0);
+        let p = split_reward(u64::MAX, &[i64::MAX, i64::MAX], 0);
         assert_eq!(p.amounts, vec![u64::MAX / 2, u64::MAX / 2]);
         assert_eq!(p.paid + p.dust, u64::MAX);
     }
@@ -135,10 +133,9 @@ mod tests {
         fn never_exceeds_the_reward(
             reward in any::<u64>(),
             scores in prop::collection::vec(any::<i64>(), 0..40),
-            gain in any::<i64>(),
             threshold in any::<i64>(),
         ) {
-            let p = split_reward(reward, &scores, gain, threshold);
+            let p = split_reward(reward, &scores, threshold);
             let total: u128 = p.amounts.iter().map(|&a| a as u128).sum();
             prop_assert!(total <= reward as u128);
             prop_assert_eq!(p.paid as u128, total);

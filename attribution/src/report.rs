@@ -172,7 +172,7 @@ pub(crate) fn derive_rows(
         .map(|&s| to_fixed(s))
         .collect::<Result<_, _>>()?;
     let gain_fixed = to_fixed(gain)?;
-    let payouts = split_reward(reward, &fixed, gain_fixed, noise_threshold);
+    let payouts = split_reward(reward, &fixed, noise_threshold);
     let rows = ids
         .zip(scores)
         .zip(&fixed)

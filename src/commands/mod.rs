@@ -2,5 +2,8 @@
 
 pub mod bench;
 pub mod check_config;
+pub mod coordinate;
+pub mod demo;
+pub mod train;
 pub mod train_local;
 pub mod verify;

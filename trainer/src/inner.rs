@@ -40,9 +40,15 @@ impl InnerTrainer {
         }
     }
 
-    /// Steps taken so far.
+    /// Steps taken so far (the position in the learning-rate schedule).
     pub fn steps(&self) -> usize {
         self.step
+    }
+
+    /// Move to position `step` of the learning-rate schedule (a trainer joining at round r
+    /// continues the run's schedule instead of warming up again).
+    pub fn set_step(&mut self, step: usize) {
+        self.step = step;
     }
 
     /// One AdamW step on `batch`. A non-finite loss is refused before it can reach the weights.

@@ -13,9 +13,11 @@ pub mod build;
 mod error;
 mod inner;
 mod local;
+pub mod node;
+pub mod round;
 mod schedule;
 
 pub use error::TrainerError;
-pub use inner::{InnerTrainer, StepStats};
+pub use inner::{eval_loss, InnerTrainer, StepStats};
 pub use local::{train_local, LocalOptions, LocalReport, Observer};
 pub use schedule::LrSchedule;

@@ -159,3 +159,30 @@ pub fn load_llama_files(config: &Path, weights: &[PathBuf], dev: &Device) -> Res
     })?;
     Llama::from_tensors(&cfg, &tensors, first, dev)
 }
+
+/// A flat parameter vector as little-endian f32 bytes: the model blob trainers fetch by hash
+/// (its sha256 is [`params_hash`]).
+pub fn params_to_le_bytes(flat: &[f32]) -> Vec<u8> {
+    flat.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Inverse of [`params_to_le_bytes`]; refuses a length that is not a multiple of 4 and
+/// non-finite values.
+pub fn params_from_le_bytes(bytes: &[u8]) -> Result<Vec<f32>> {
+    if !bytes.len().is_multiple_of(4) {
+        return Err(ModelError::Config(format!(
+            "parameter blob of {} bytes is not a whole number of f32 values",
+            bytes.len()
+        )));
+    }
+    let values: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(ModelError::Config(format!(
+            "parameter blob has a non-finite value at index {i}"
+        )));
+    }
+    Ok(values)
+}

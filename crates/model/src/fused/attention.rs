@@ -56,11 +56,11 @@ fn row_probs<T: Elem>(qi: &[T], k: &[T], d: usize, i: usize, scale: T, p: &mut [
     let mut sum = T::zero();
     for pj in p.iter_mut().take(i + 1) {
         *pj = (*pj - max).exp();
-        sum = sum + *pj;
+        sum += *pj;
     }
     let inv = sum.recip();
     for pj in p.iter_mut().take(i + 1) {
-        *pj = *pj * inv;
+        *pj *= inv;
     }
 }
 

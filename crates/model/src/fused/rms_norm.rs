@@ -85,7 +85,7 @@ impl RmsNormOp {
                 |mut acc, (x, g)| {
                     let r = inv_rms(x, eps);
                     for ((a, &xi), &gi) in acc.iter_mut().zip(x).zip(g) {
-                        *a = *a + gi * xi * r;
+                        *a += gi * xi * r;
                     }
                     acc
                 },
@@ -94,7 +94,7 @@ impl RmsNormOp {
                 || vec![T::zero(); c],
                 |mut a, b| {
                     for (ai, bi) in a.iter_mut().zip(b) {
-                        *ai = *ai + bi;
+                        *ai += bi;
                     }
                     a
                 },

@@ -58,7 +58,7 @@ pub fn dot<T: Elem>(a: &[T], b: &[T]) -> T {
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
         for l in 0..8 {
-            acc[l] = acc[l] + x[l] * y[l];
+            acc[l] += x[l] * y[l];
         }
     }
     let tail = ra.iter().zip(rb).fold(T::zero(), |s, (&x, &y)| s + x * y);
@@ -69,6 +69,6 @@ pub fn dot<T: Elem>(a: &[T], b: &[T]) -> T {
 #[inline]
 pub fn axpy<T: Elem>(alpha: T, x: &[T], y: &mut [T]) {
     for (yi, &xi) in y.iter_mut().zip(x) {
-        *yi = *yi + alpha * xi;
+        *yi += alpha * xi;
     }
 }

@@ -1,0 +1,233 @@
+use super::*;
+use proptest::prelude::*;
+use std::collections::HashMap;
+
+const N: usize = 64;
+
+fn cfg() -> PrefilterConfig {
+    PrefilterConfig {
+        expected_len: N,
+        max_norm: 1e4,
+        clip_multiplier: 3.0,
+        duplicate_cosine: 0.999,
+    }
+}
+
+/// A pseudo-random direction with norm ≈ `scale`·√N·0.5.
+fn update(trainer: &str, seed: u32, scale: f32) -> Candidate {
+    let values = (0..N as u32)
+        .map(|k| {
+            let h = (k ^ seed.wrapping_mul(0x9e37_79b9)).wrapping_mul(2_654_435_761);
+            ((h >> 8) % 2001) as f32 / 1000.0 - 1.0
+        })
+        .map(|x| x * scale)
+        .collect();
+    let update_hash =
+        coalition_attribution::sha256(format!("{trainer}/{seed}/{scale}").as_bytes()).0;
+    Candidate {
+        trainer: trainer.into(),
+        update_hash,
+        values,
+        tokens: 100,
+    }
+}
+
+fn none(_: &[u8; 32]) -> Option<u64> {
+    None
+}
+
+fn reason_of<'a>(o: &'a FilterOutcome, t: &str) -> Option<&'a Reason> {
+    o.rejected.iter().find(|(x, _)| x == t).map(|(_, r)| r)
+}
+
+#[test]
+fn nan_and_infinity_are_rejected_naming_the_first_bad_index() {
+    let mut a = update("a", 1, 1.0);
+    a.values[5] = f32::NAN;
+    a.values[9] = f32::NAN;
+    let mut b = update("b", 2, 1.0);
+    b.values[63] = f32::NEG_INFINITY;
+    let o = prefilter(vec![a, b, update("c", 3, 1.0)], &cfg(), none, None);
+    assert!(
+        matches!(reason_of(&o, "a"), Some(Reason::NonFinite { index: 5, value }) if value.is_nan())
+    );
+    assert!(matches!(
+        reason_of(&o, "b"),
+        Some(Reason::NonFinite { index: 63, .. })
+    ));
+    assert_eq!(o.accepted.len(), 1);
+    assert!(reason_of(&o, "a").unwrap().to_string().contains("index 5"));
+}
+
+#[test]
+fn wrong_length_is_rejected() {
+    let mut a = update("a", 1, 1.0);
+    a.values.pop();
+    let o = prefilter(vec![a], &cfg(), none, None);
+    assert_eq!(
+        reason_of(&o, "a"),
+        Some(&Reason::WrongLength {
+            got: N - 1,
+            expected: N
+        })
+    );
+}
+
+#[test]
+fn oversized_norm_beyond_the_hard_cap_is_rejected() {
+    let o = prefilter(vec![update("a", 1, 1e4)], &cfg(), none, None);
+    assert!(matches!(reason_of(&o, "a"), Some(Reason::Oversized { .. })));
+    assert!(o.accepted.is_empty());
+}
+
+#[test]
+fn replays_of_published_updates_are_rejected() {
+    let a = update("a", 1, 1.0);
+    let published: HashMap<[u8; 32], u64> = [(a.update_hash, 4)].into();
+    let o = prefilter(
+        vec![a, update("b", 2, 1.0)],
+        &cfg(),
+        |h| published.get(h).copied(),
+        None,
+    );
+    assert_eq!(reason_of(&o, "a"), Some(&Reason::Replay { round: 4 }));
+    assert_eq!(o.accepted.len(), 1);
+}
+
+#[test]
+fn a_second_submission_from_one_trainer_is_rejected() {
+    let o = prefilter(
+        vec![update("a", 1, 1.0), update("a", 2, 1.0)],
+        &cfg(),
+        none,
+        None,
+    );
+    assert_eq!(o.accepted.len(), 1);
+    assert_eq!(o.accepted[0].update_hash, update("a", 1, 1.0).update_hash);
+    assert_eq!(reason_of(&o, "a"), Some(&Reason::Resubmission));
+}
+
+#[test]
+fn a_1000x_update_is_clipped_to_c_times_the_median() {
+    let honest = [
+        update("h1", 1, 1.0),
+        update("h2", 2, 1.0),
+        update("h3", 3, 1.0),
+    ];
+    let big = update("big", 4, 1000.0);
+    let mut all = honest.to_vec();
+    all.push(big);
+    let o = prefilter(all, &cfg(), none, None);
+    assert_eq!(o.accepted.len(), 4);
+    assert_eq!(o.clipped.len(), 1);
+    assert_eq!(o.clipped[0].0, "big");
+    let m = o.median_norm.unwrap();
+    let big_norm = vecmath::norm(&o.accepted[3].values);
+    assert!(big_norm <= 3.0 * m * (1.0 + 1e-6), "{big_norm} vs {m}");
+    assert!(o.clipped[0].1 < 0.01);
+    for h in &o.accepted[..3] {
+        assert!(vecmath::norm(&h.values) <= 3.0 * m);
+    }
+}
+
+#[test]
+fn a_lone_giant_is_clipped_against_the_previous_rounds_median() {
+    let big = update("big", 4, 1000.0);
+    let o = prefilter(vec![big.clone()], &cfg(), none, None);
+    assert!(
+        o.clipped.is_empty(),
+        "without history a lone update sets the median itself"
+    );
+    let reference = vecmath::norm(&update("h", 1, 1.0).values);
+    let o = prefilter(vec![big], &cfg(), none, Some(reference));
+    assert_eq!(o.clipped.len(), 1);
+    assert!(vecmath::norm(&o.accepted[0].values) <= 3.0 * reference * (1.0 + 1e-6));
+}
+
+#[test]
+fn a_zero_update_passes_and_does_not_drag_the_median_down() {
+    let zero = Candidate {
+        trainer: "free-rider".into(),
+        update_hash: [9; 32],
+        values: vec![0.0; N],
+        tokens: 100,
+    };
+    let mut zero2 = zero.clone();
+    zero2.trainer = "free-rider-2".into();
+    zero2.update_hash = [8; 32];
+    let o = prefilter(
+        vec![
+            zero.clone(),
+            zero2,
+            update("h1", 1, 1.0),
+            update("h2", 2, 1.2),
+        ],
+        &cfg(),
+        none,
+        None,
+    );
+    assert_eq!(o.accepted.len(), 3);
+    assert_eq!(o.accepted[0], zero);
+    assert!(o.clipped.is_empty(), "{:?}", o.clipped);
+    assert_eq!(
+        o.duplicates,
+        vec![("free-rider-2".to_string(), "free-rider".to_string())]
+    );
+    assert!(o.rejected.is_empty());
+}
+
+#[test]
+fn copies_are_merged_into_the_earliest_submission() {
+    let orig = update("orig", 1, 1.0);
+    let mut same = orig.clone();
+    same.trainer = "copy".into();
+    let mut scaled = orig.clone();
+    scaled.trainer = "scaled".into();
+    scaled.update_hash = [7; 32];
+    scaled.values.iter_mut().for_each(|x| *x *= 2.0);
+    let mut noisy = orig.clone();
+    noisy.trainer = "noisy".into();
+    noisy.update_hash = [6; 32];
+    noisy.values[0] += 1e-3;
+    let other = update("other", 2, 1.0);
+    let o = prefilter(vec![orig, same, scaled, noisy, other], &cfg(), none, None);
+    let names: Vec<&str> = o.accepted.iter().map(|c| c.trainer.as_str()).collect();
+    assert_eq!(names, ["orig", "other"]);
+    assert_eq!(o.duplicates.len(), 3);
+    assert!(o.duplicates.iter().all(|(_, of)| of == "orig"));
+}
+
+#[test]
+fn from_config_uses_the_adamw_bound() {
+    let b = adamw_norm_bound(1e-3, 50, 10_000);
+    assert!((b - 10.0 * 1e-3 * 50.0 * 100.0).abs() < 1e-9);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn nan_never_survives(pos in 0usize..N, which in 0usize..3, honest in 1usize..4) {
+        let mut all: Vec<Candidate> = (0..honest).map(|i| update(&format!("h{i}"), i as u32 + 1, 1.0)).collect();
+        let mut bad = update("bad", 99, 1.0);
+        bad.values[pos] = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][which];
+        all.insert(honest / 2, bad);
+        let o = prefilter(all, &cfg(), none, None);
+        prop_assert!(o.accepted.iter().all(|c| c.values.iter().all(|x| x.is_finite())));
+        let is_non_finite = matches!(reason_of(&o, "bad"), Some(Reason::NonFinite { index, .. }) if *index == pos);
+        prop_assert!(is_non_finite);
+    }
+
+    #[test]
+    fn a_giant_never_survives_unclipped(scale in 100f32..5000.0, honest in 1usize..6, at in 0usize..6) {
+        let cfg = PrefilterConfig { max_norm: f64::INFINITY, ..cfg() };
+        let mut all: Vec<Candidate> = (0..honest).map(|i| update(&format!("h{i}"), i as u32 + 1, 1.0)).collect();
+        all.insert(at.min(honest), update("big", 77, scale));
+        let honest_norm = vecmath::norm(&update("h0", 1, 1.0).values);
+        let o = prefilter(all, &cfg, none, None);
+        let big = o.accepted.iter().find(|c| c.trainer == "big").unwrap();
+        // Never more than c × (a norm some honest update has), give or take the honest spread.
+        prop_assert!(vecmath::norm(&big.values) <= 3.0 * 1.5 * honest_norm);
+        prop_assert!(o.clipped.iter().any(|(t, _)| t == "big"));
+    }
+}

@@ -1,0 +1,112 @@
+//! `coalition train --join MULTIADDR --wallet FILE`: run a volunteer trainer node.
+
+use anyhow::{Context, Result};
+use coalition_net::{Multiaddr, Wallet};
+use coalition_trainer::build::HubOptions;
+use coalition_trainer::node::{run_node, NodeObserver, NodeOptions};
+use coalition_trainer::round::Behavior;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The coordinator's address, as it prints it, e.g.
+    /// /ip4/203.0.113.7/tcp/9000/p2p/12D3KooW...
+    #[arg(long)]
+    join: String,
+    /// Your solana-cli JSON keypair (e.g. ~/.config/solana/id.json): rewards are credited to
+    /// its public key, and the join request is signed with it.
+    #[arg(long)]
+    wallet: PathBuf,
+    /// Compute device: `cpu`, or `cuda:N` when built with the `cuda` feature.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Local copy of the run's dataset file, when its manifest names a file.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Hugging Face Hub cache directory.
+    #[arg(long)]
+    hub_cache: Option<PathBuf>,
+    /// Give up after this many consecutive failed reconnections.
+    #[arg(long, default_value_t = 8)]
+    max_retries: u32,
+    /// Seconds to wait for an answer from the coordinator.
+    #[arg(long, default_value_t = 120)]
+    request_timeout_secs: u64,
+    /// For demonstrations and tests: `honest`, `shuffled-labels` (train on corrupted data) or
+    /// `free-rider` (send zero updates).
+    #[arg(long, default_value = "honest", hide = true)]
+    behavior: Behavior,
+}
+
+/// Shows each round's inner steps as a progress bar.
+struct Bars {
+    bar: ProgressBar,
+}
+
+impl NodeObserver for Bars {
+    fn joined(&mut self, trainer: u32, run_id: &str) {
+        self.bar
+            .println(format!("joined run {run_id} as trainer {trainer}"));
+    }
+    fn round_started(&mut self, round: u64, steps: u32) {
+        self.bar.reset();
+        self.bar.set_length(steps as u64);
+        self.bar.set_prefix(format!("round {round}"));
+    }
+    fn step(&mut self, step: u32, loss: f32) {
+        self.bar.set_position(step as u64);
+        self.bar.set_message(format!("loss {loss:.4}"));
+    }
+    fn submitted(&mut self, round: u64, bytes: u64, accepted: bool) {
+        let verdict = if accepted { "accepted" } else { "refused" };
+        self.bar
+            .println(format!("round {round}: sent {bytes} bytes, {verdict}"));
+    }
+    fn waiting(&mut self, reason: &str) {
+        self.bar.set_message(format!("waiting: {reason}"));
+    }
+}
+
+pub fn run(args: &Args) -> Result<ExitCode> {
+    let join: Multiaddr = args
+        .join
+        .parse()
+        .with_context(|| format!("--join {:?} is not a multiaddr", args.join))?;
+    let wallet = Wallet::from_file(&args.wallet)?;
+    let opts = NodeOptions {
+        join,
+        wallet,
+        device: coalition_model::device(&args.device)?,
+        data: args.data.clone(),
+        hub: HubOptions {
+            cache: args.hub_cache.clone(),
+            offline: false,
+        },
+        behavior: args.behavior,
+        max_retries: args.max_retries,
+        request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
+    };
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::new(0)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} steps  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut bars = Bars { bar };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let summary = runtime.block_on(run_node(opts, &mut bars));
+    bars.bar.finish_and_clear();
+    let summary = summary?;
+    println!(
+        "run finished: {} rounds, {} bytes sent, {} bytes received",
+        summary.rounds, summary.bytes_sent, summary.bytes_received
+    );
+    Ok(ExitCode::SUCCESS)
+}
