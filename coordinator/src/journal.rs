@@ -123,6 +123,13 @@ pub enum Entry {
         checkpoint: PathBuf,
         eval_loss_before: f64,
         eval_loss_after: f64,
+        /// Seconds from opening the round to committing it (0 in journals written before
+        /// this field existed).
+        #[serde(default)]
+        round_seconds: f64,
+        /// Seconds of those spent decoding, pre-filtering and scoring.
+        #[serde(default)]
+        scoring_seconds: f64,
     },
 }
 

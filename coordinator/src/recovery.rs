@@ -232,6 +232,7 @@ impl RecoveredState {
                 checkpoint,
                 eval_loss_before,
                 eval_loss_after,
+                ..
             } => {
                 let open = self.open_round_mut(*round, "round_committed")?;
                 let Some((report, report_sha256)) = open.scored.clone() else {

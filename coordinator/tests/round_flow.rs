@@ -173,6 +173,8 @@ fn a_round_commits_and_a_crash_mid_round_resumes_at_that_round() {
             checkpoint: dir.relative(&dir.checkpoint_dir(1)),
             eval_loss_before: scored.loss_before,
             eval_loss_after: scored.loss_full,
+            round_seconds: 0.0,
+            scoring_seconds: 0.0,
         })
         .unwrap();
 

@@ -89,6 +89,8 @@ pub(crate) fn sample_entries() -> Vec<Entry> {
             checkpoint: format!("checkpoints/round-{}", r + 1).into(),
             eval_loss_before: 2.5 - r as f64 * 0.1,
             eval_loss_after: 2.4 - r as f64 * 0.1,
+            round_seconds: 0.0,
+            scoring_seconds: 0.0,
         });
     }
     e
@@ -207,6 +209,8 @@ fn entries_that_would_not_replay_are_refused() {
             checkpoint: "c".into(),
             eval_loss_before: f64::NAN,
             eval_loss_after: 1.0,
+            round_seconds: 0.0,
+            scoring_seconds: 0.0,
         })
         .unwrap_err();
     assert!(
@@ -231,6 +235,8 @@ proptest::proptest! {
             checkpoint: "checkpoints/round-2".into(),
             eval_loss_before: before,
             eval_loss_after: after,
+            round_seconds: 0.0,
+            scoring_seconds: 0.0,
         };
         j.append(&e).unwrap();
         let (_, back) = Journal::open(&path).unwrap();

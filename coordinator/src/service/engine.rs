@@ -96,12 +96,13 @@ impl Engine {
     }
 
     /// Close round `round` with the updates that arrived; `missed` lists participants that
-    /// sent nothing.
+    /// sent nothing; `opened` is when the round opened (for the journal's timing).
     pub fn close_round(
         &mut self,
         round: u64,
         subs: Vec<Submission>,
         missed: Vec<String>,
+        opened: Instant,
     ) -> Result<RoundSummary> {
         let start = Instant::now();
         let n = self.theta.len();
@@ -233,6 +234,8 @@ impl Engine {
             checkpoint: self.dir.relative(&self.dir.checkpoint_dir(round + 1)),
             eval_loss_before: scored.loss_before,
             eval_loss_after: loss_after,
+            round_seconds: opened.elapsed().as_secs_f64(),
+            scoring_seconds: start.elapsed().as_secs_f64(),
         })?;
         for c in &outcome.accepted {
             self.published.insert(c.update_hash, round);

@@ -93,6 +93,7 @@ struct Trainer {
 
 struct OpenRound {
     round: u64,
+    opened: Instant,
     /// (trainer index, first batch)
     slots: Vec<(usize, u64)>,
     deadline: Instant,
@@ -650,6 +651,7 @@ impl Service {
         self.open_slots = slots.len() as u64;
         self.phase = Phase::Open(OpenRound {
             round: self.round,
+            opened: Instant::now(),
             slots,
             deadline,
             deadline_unix_ms: unix_ms(deadline),
@@ -676,10 +678,10 @@ impl Service {
         let mut subs: Vec<(usize, Submission)> = open.submitted.into_iter().collect();
         subs.sort_by_key(|(t, _)| open.slots.iter().position(|(s, _)| s == t));
         let subs: Vec<Submission> = subs.into_iter().map(|(_, s)| s).collect();
-        let round = open.round;
+        let (round, opened) = (open.round, open.opened);
         self.blobs.set_uploaders(std::iter::empty());
         Some(tokio::task::spawn_blocking(move || {
-            let result = engine.close_round(round, subs, missed);
+            let result = engine.close_round(round, subs, missed, opened);
             (engine, result)
         }))
     }
