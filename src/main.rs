@@ -45,6 +45,8 @@ enum Command {
     /// Train the config's model on its dataset in this process, with a progress bar, periodic
     /// eval loss and a checkpoint at the end.
     TrainLocal(commands::train_local::Args),
+    /// Eval loss of a checkpoint on a run's held-out split (JSON line).
+    Eval(commands::eval::Args),
     /// Benchmarks that print machine-readable figures (JSON lines).
     Bench {
         #[command(subcommand)]
@@ -74,6 +76,7 @@ fn main() -> std::process::ExitCode {
         Command::Train(args) => commands::train::run(&args),
         Command::CheckConfig { file } => commands::check_config::run(&file),
         Command::TrainLocal(args) => commands::train_local::run(&args),
+        Command::Eval(args) => commands::eval::run(&args),
         Command::Bench { which } => commands::bench::run(&which),
         Command::Verify { report } => commands::verify::run(&report),
     };

@@ -56,6 +56,23 @@ fn synthetic_arithmetic_loss_falls_well_below_frequency_baseline() {
     );
     assert!(out_dir.join("model.safetensors").is_file());
     assert!(out_dir.join("config.json").is_file());
+
+    // `coalition eval` scores the checkpoint on the held-out split.
+    let eval = coalition(
+        &[
+            "eval",
+            "--config",
+            config.to_str().expect("utf-8 path"),
+            "--checkpoint",
+            out_dir.to_str().expect("utf-8 path"),
+            "--batches",
+            "8",
+        ],
+        dir.path(),
+    );
+    let e = report(&eval);
+    let loss = e["eval_loss"].as_f64().expect("eval_loss");
+    assert!(loss < 0.8 * baseline, "eval of the checkpoint: {e}");
 }
 
 #[test]

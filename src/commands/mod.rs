@@ -4,6 +4,7 @@ pub mod bench;
 pub mod check_config;
 pub mod coordinate;
 pub mod demo;
+pub mod eval;
 pub mod train;
 pub mod train_local;
 pub mod verify;
