@@ -116,6 +116,7 @@ struct Service {
     blobs: Arc<CoordinatorBlobs>,
     trainers: Vec<Trainer>,
     engine: Option<Engine>,
+    journal: Arc<std::sync::Mutex<crate::journal::Journal>>,
     theta_hash: Hash32,
     model_bytes: u64,
     round: u64,
@@ -214,6 +215,7 @@ pub async fn run(
                 peer: None,
             })
             .collect(),
+        journal: started.engine.journal.clone(),
         engine: Some(started.engine),
         theta_hash,
         model_bytes: model_len,
@@ -307,12 +309,10 @@ impl Service {
         self.trainers.iter().all(|t| t.peer.is_none())
     }
 
+    /// Append to the journal (shared with the engine, so this works while a round is being
+    /// scored on its blocking thread).
     fn journal(&self, entry: &Entry) -> Result<(), ServiceError> {
-        let engine = self
-            .engine
-            .as_ref()
-            .ok_or_else(|| ServiceError::Internal("engine busy".into()))?;
-        let mut j = engine
+        let mut j = self
             .journal
             .lock()
             .map_err(|_| ServiceError::Internal("journal lock poisoned".into()))?;
