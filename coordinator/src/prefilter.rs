@@ -5,7 +5,8 @@
 //!
 //! 1. **Resubmission**: a trainer's second update in the round is rejected (the first stands).
 //! 2. **Wrong length**: the update must have one value per model parameter.
-//! 3. **Replay**: an update hash already published in an earlier round is rejected.
+//! 3. **Replay**: an update hash already published in an earlier round is rejected (except an
+//!    all-zero update, which carries no work to replay and stays a null player).
 //! 4. **Non-finite**: NaN or ±∞ anywhere is rejected, naming the first bad index.
 //! 5. **Oversized**: ‖Δ‖ above the hard cap [`PrefilterConfig::max_norm`] is rejected.
 //!    [`PrefilterConfig::from_config`] sets it from how far AdamW can move the weights in H
@@ -217,8 +218,11 @@ fn check(
             expected: cfg.expected_len,
         });
     }
+    // A zero update carries no work to replay; it stays a null player (scored exactly 0).
     if let Some(round) = published(&c.update_hash) {
-        return Some(Reason::Replay { round });
+        if c.values.iter().any(|v| *v != 0.0) {
+            return Some(Reason::Replay { round });
+        }
     }
     vecmath::first_non_finite(&c.values).map(|(index, value)| Reason::NonFinite { index, value })
 }

@@ -95,6 +95,21 @@ fn replays_of_published_updates_are_rejected() {
 }
 
 #[test]
+fn a_repeated_zero_update_is_a_null_player_not_a_replay() {
+    let mut z = update("z", 1, 0.0);
+    z.values.iter_mut().for_each(|v| *v = 0.0);
+    let published: HashMap<[u8; 32], u64> = [(z.update_hash, 2)].into();
+    let o = prefilter(
+        vec![update("b", 2, 1.0), z],
+        &cfg(),
+        |h| published.get(h).copied(),
+        None,
+    );
+    assert_eq!(reason_of(&o, "z"), None);
+    assert_eq!(o.accepted.len(), 2);
+}
+
+#[test]
 fn a_second_submission_from_one_trainer_is_rejected() {
     let o = prefilter(
         vec![update("a", 1, 1.0), update("a", 2, 1.0)],
