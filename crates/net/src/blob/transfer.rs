@@ -106,6 +106,21 @@ where
     Ok(bytes)
 }
 
+/// Send an operation's header and read the server's first `status ‖ value` answer.
+async fn open_operation<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    header: &Header,
+    limit: Duration,
+    what: &'static str,
+) -> io::Result<(u8, u64)> {
+    timed(limit, what, async {
+        s.write_all(&header.encode()).await?;
+        s.flush().await
+    })
+    .await?;
+    read_status(s, limit).await
+}
+
 async fn get_attempt<S: AsyncRead + AsyncWrite + Unpin>(
     t: &Transfer,
     hash: Hash32,
@@ -120,12 +135,7 @@ async fn get_attempt<S: AsyncRead + AsyncWrite + Unpin>(
         offset: p.filled as u64,
         length: max_len,
     };
-    timed(t.io_timeout, "sending a get", async {
-        s.write_all(&header.encode()).await?;
-        s.flush().await
-    })
-    .await?;
-    let (status, total) = read_status(s, t.io_timeout).await?;
+    let (status, total) = open_operation(s, &header, t.io_timeout, "sending a get").await?;
     let fatal = |e| Err(AttemptError::Fatal(e));
     match status {
         OK => {}
@@ -250,12 +260,7 @@ async fn put_attempt<S: AsyncRead + AsyncWrite + Unpin>(
         offset: 0,
         length: len,
     };
-    timed(t.io_timeout, "sending a put", async {
-        s.write_all(&header.encode()).await?;
-        s.flush().await
-    })
-    .await?;
-    let (status, value) = read_status(s, t.io_timeout).await?;
+    let (status, value) = open_operation(s, &header, t.io_timeout, "sending a put").await?;
     let fatal = |e| Err(AttemptError::Fatal(e));
     match status {
         OK => {}
