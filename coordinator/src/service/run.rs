@@ -178,7 +178,8 @@ pub async fn run(
             })
             .collect::<Result<_, _>>()?,
     };
-    let keypair = node_identity(&run_dir_of(&started))?;
+    let run_dir = started.engine.dir.root().to_path_buf();
+    let keypair = node_identity(&run_dir)?;
     let mut ncfg = NetConfig::new(keypair);
     ncfg.listen = listen;
     ncfg.request_timeout = Duration::from_secs(net.request_timeout_secs);
@@ -198,7 +199,6 @@ pub async fn run(
             })?;
     }
     observer.listening(&addrs, started.next_round);
-    let run_dir = started.engine.dir.root().to_path_buf();
     let mut svc = Service {
         config_toml: String::from_utf8_lossy(&config_bytes).into_owned(),
         config_hash: started.config_hash,
@@ -261,10 +261,6 @@ pub async fn run(
             },
         }
     }
-}
-
-fn run_dir_of(started: &startup::Started) -> PathBuf {
-    started.engine.dir.root().to_path_buf()
 }
 
 /// The coordinator's libp2p identity, kept in the run directory (`coordinator.key`) so a
