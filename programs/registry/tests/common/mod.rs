@@ -7,7 +7,7 @@
 use std::{collections::HashSet, path::PathBuf, sync::Once};
 
 use coalition_registry::{
-    client::{self, Entry, RoundHeader, TOKEN_PROGRAM_ID},
+    client::{self, spl, Entry, RoundHeader},
     state::{Contribution, Round, Run},
     Address,
 };
@@ -19,12 +19,8 @@ use solana_signer::Signer;
 use solana_transaction::Transaction;
 use solana_transaction_error::TransactionError;
 
-pub const SYSTEM_PROGRAM_ID: Pubkey = solana_pubkey::pubkey!("11111111111111111111111111111111");
-pub const ATA_PROGRAM_ID: Pubkey =
-    solana_pubkey::pubkey!("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL");
 /// The registry's program id in these tests (any address works for a test deployment).
 pub const PROGRAM_ID: Pubkey = Pubkey::new_from_array([0xC0; 32]);
-pub const MINT_LEN: u64 = 82;
 pub const DECIMALS: u8 = 6;
 
 /// Converts the crate's client instruction into the SDK's.
@@ -215,66 +211,44 @@ impl Env {
     /// The token balance of an SPL token account (amount at offset 64).
     pub async fn balance(&mut self, token_account: Pubkey) -> u64 {
         let d = self.data(token_account).await.expect("token account");
-        u64::from_le_bytes(d[64..72].try_into().unwrap())
+        spl::token_account_amount(&d).expect("token account data")
     }
 
     pub async fn airdrop(&mut self, to: Pubkey, lamports: u64) {
-        let ix = system_transfer(self.payer(), to, lamports);
-        self.send(&[ix], &[]).await.ok();
+        let ix = spl::transfer_lamports(&self.payer(), &to, lamports);
+        self.send_client(vec![ix], &[]).await.ok();
     }
 
     /// Creates a mint with the payer as mint authority.
     pub async fn create_mint(&mut self) -> Pubkey {
         let mint = Keypair::new();
         let rent = self.ctx.banks_client.get_rent().await.expect("rent");
-        let lamports = rent.minimum_balance(MINT_LEN as usize);
-        let ixs = [
-            system_create_account(
-                self.payer(),
-                mint.pubkey(),
+        let lamports = rent.minimum_balance(spl::MINT_LEN as usize);
+        let ixs = vec![
+            spl::create_account(
+                &self.payer(),
+                &mint.pubkey(),
                 lamports,
-                MINT_LEN,
-                TOKEN_PROGRAM_ID,
+                spl::MINT_LEN,
+                &client::TOKEN_PROGRAM_ID,
             ),
-            initialize_mint2(mint.pubkey(), self.payer()),
+            spl::initialize_mint2(&mint.pubkey(), &self.payer(), DECIMALS),
         ];
-        self.send(&ixs, &[&mint]).await.ok();
+        self.send_client(ixs, &[&mint]).await.ok();
         mint.pubkey()
     }
 
     /// Creates (idempotently) `owner`'s associated token account for `mint`, paid by the payer.
     pub async fn create_ata(&mut self, owner: Pubkey, mint: Pubkey) -> Pubkey {
-        let ata = ata_address(&owner, &mint);
-        let ix = Instruction {
-            program_id: ATA_PROGRAM_ID,
-            accounts: vec![
-                AccountMeta::new(self.payer(), true),
-                AccountMeta::new(ata, false),
-                AccountMeta::new_readonly(owner, false),
-                AccountMeta::new_readonly(mint, false),
-                AccountMeta::new_readonly(SYSTEM_PROGRAM_ID, false),
-                AccountMeta::new_readonly(TOKEN_PROGRAM_ID, false),
-            ],
-            data: vec![1], // CreateIdempotent
-        };
-        self.send(&[ix], &[]).await.ok();
+        let (ix, ata) = spl::create_ata_idempotent(&self.payer(), &owner, &mint).expect("ata");
+        self.send_client(vec![ix], &[]).await.ok();
         ata
     }
 
     /// Mints `amount` to `to` (payer is the mint authority).
     pub async fn mint_to(&mut self, mint: Pubkey, to: Pubkey, amount: u64) {
-        let mut data = vec![7u8];
-        data.extend_from_slice(&amount.to_le_bytes());
-        let ix = Instruction {
-            program_id: TOKEN_PROGRAM_ID,
-            accounts: vec![
-                AccountMeta::new(mint, false),
-                AccountMeta::new(to, false),
-                AccountMeta::new_readonly(self.payer(), true),
-            ],
-            data,
-        };
-        self.send(&[ix], &[]).await.ok();
+        let ix = spl::mint_to(&mint, &to, &self.payer(), amount);
+        self.send_client(vec![ix], &[]).await.ok();
     }
 }
 
@@ -290,54 +264,6 @@ pub fn wire_size(tx: &Transaction) -> usize {
     let n = tx.signatures.len();
     assert!(n < 128);
     1 + 64 * n + tx.message_data().len()
-}
-
-pub fn ata_address(owner: &Pubkey, mint: &Pubkey) -> Pubkey {
-    Pubkey::find_program_address(
-        &[owner.as_ref(), TOKEN_PROGRAM_ID.as_ref(), mint.as_ref()],
-        &ATA_PROGRAM_ID,
-    )
-    .0
-}
-
-pub fn system_create_account(
-    from: Pubkey,
-    to: Pubkey,
-    lamports: u64,
-    space: u64,
-    owner: Pubkey,
-) -> Instruction {
-    let mut data = 0u32.to_le_bytes().to_vec();
-    data.extend_from_slice(&lamports.to_le_bytes());
-    data.extend_from_slice(&space.to_le_bytes());
-    data.extend_from_slice(owner.as_ref());
-    Instruction {
-        program_id: SYSTEM_PROGRAM_ID,
-        accounts: vec![AccountMeta::new(from, true), AccountMeta::new(to, true)],
-        data,
-    }
-}
-
-pub fn system_transfer(from: Pubkey, to: Pubkey, lamports: u64) -> Instruction {
-    let mut data = 2u32.to_le_bytes().to_vec();
-    data.extend_from_slice(&lamports.to_le_bytes());
-    Instruction {
-        program_id: SYSTEM_PROGRAM_ID,
-        accounts: vec![AccountMeta::new(from, true), AccountMeta::new(to, false)],
-        data,
-    }
-}
-
-/// SPL token InitializeMint2 (tag 20), no freeze authority.
-pub fn initialize_mint2(mint: Pubkey, authority: Pubkey) -> Instruction {
-    let mut data = vec![20u8, DECIMALS];
-    data.extend_from_slice(authority.as_ref());
-    data.push(0);
-    Instruction {
-        program_id: TOKEN_PROGRAM_ID,
-        accounts: vec![AccountMeta::new(mint, false)],
-        data,
-    }
 }
 
 /// A run set up for tests: mint, vault (the Run PDA's associated token account), the run itself,

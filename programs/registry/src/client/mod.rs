@@ -5,6 +5,8 @@
 //! `solana_instruction::Instruction` field by field. Encodings come from [`crate::instruction`]
 //! and PDAs from [`crate::pda`], the same code the program runs.
 
+pub mod spl;
+
 use crate::{
     error::RegistryError,
     instruction::{
@@ -33,7 +35,7 @@ pub struct AccountMeta {
 }
 
 impl AccountMeta {
-    fn new(pubkey: Address, is_signer: bool, is_writable: bool) -> Self {
+    pub fn new(pubkey: Address, is_signer: bool, is_writable: bool) -> Self {
         Self {
             pubkey,
             is_signer,
