@@ -186,12 +186,21 @@ pub struct AttributionSection {
 pub struct RewardsSection {
     /// Reward tokens (base units) paid per round.
     pub per_round: u64,
-    /// `embedded`, `localnet`, `devnet` or an http(s) JSON-RPC URL.
+    /// Where rounds are recorded: `embedded` (an in-process test validator whose ledger lives
+    /// in the run directory), `localnet`, `devnet`, `mainnet-beta`, an http(s) JSON-RPC URL, or
+    /// `none` (record nothing on chain; reports are still written).
     pub cluster: String,
-    /// Registry program id (base58); defaults to the embedded build's id.
+    /// Registry program id (base58). Required on real clusters (where you deployed the ELF);
+    /// `embedded` loads the ELF at a fixed id unless this is set.
     pub program_id: Option<String>,
-    /// solana-cli JSON keypair of the run authority.
+    /// solana-cli JSON keypair of the run authority (pays fees, records rounds). Required on
+    /// real clusters; `embedded` keeps one in the run directory (`authority.json`). Relative
+    /// paths are relative to the config file.
     pub authority_keypair: Option<PathBuf>,
+    /// SPL mint of the reward token (base58). Unset: the coordinator creates a mint with the
+    /// authority as mint authority and mints each round's reward into the vault. Set: the
+    /// authority's token account of this mint funds the vault.
+    pub mint: Option<String>,
 }
 
 fn default_rms_eps() -> f64 {
@@ -271,6 +280,7 @@ impl Default for RewardsSection {
             cluster: "embedded".to_string(),
             program_id: None,
             authority_keypair: None,
+            mint: None,
         }
     }
 }

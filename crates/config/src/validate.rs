@@ -220,16 +220,43 @@ impl RunConfig {
 
         let r = &self.rewards;
         let cluster = r.cluster.as_str();
-        let known = matches!(cluster, "embedded" | "localnet" | "devnet" | "mainnet-beta")
+        let local = matches!(cluster, "embedded" | "none");
+        let known = local
+            || matches!(cluster, "localnet" | "devnet" | "mainnet-beta")
             || cluster.starts_with("http://")
             || cluster.starts_with("https://");
         if !known {
             return Err(c.fail(
                 "rewards.cluster",
                 format!(
-                    "{cluster:?} is not embedded, localnet, devnet, mainnet-beta or an http(s) URL"
+                    "{cluster:?} is not embedded, none, localnet, devnet, mainnet-beta or an http(s) URL"
                 ),
             ));
+        }
+        for (key, value) in [
+            ("rewards.program_id", &r.program_id),
+            ("rewards.mint", &r.mint),
+        ] {
+            if let Some(v) = value {
+                let ok = bs58::decode(v).into_vec().map(|b| b.len() == 32);
+                if !matches!(ok, Ok(true)) {
+                    return Err(c.fail(key, format!("{v:?} is not a base58 32-byte address")));
+                }
+            }
+        }
+        if !local {
+            if r.program_id.is_none() {
+                return Err(c.fail(
+                    "rewards.program_id",
+                    format!("cluster {cluster:?} needs the id of the deployed registry program"),
+                ));
+            }
+            if r.authority_keypair.is_none() {
+                return Err(c.fail(
+                    "rewards.authority_keypair",
+                    format!("cluster {cluster:?} needs the run authority's keypair file"),
+                ));
+            }
         }
         Ok(())
     }
@@ -322,6 +349,20 @@ seq_len = 32
         assert_eq!(
             invalid_key(&format!("{MINIMAL}\n[rewards]\ncluster = \"moon\"\n")),
             "rewards.cluster"
+        );
+        assert_eq!(
+            invalid_key(&format!("{MINIMAL}\n[rewards]\ncluster = \"devnet\"\n")),
+            "rewards.program_id"
+        );
+        assert_eq!(
+            invalid_key(&format!(
+                "{MINIMAL}\n[rewards]\ncluster = \"devnet\"\nprogram_id = \"11111111111111111111111111111111\"\n"
+            )),
+            "rewards.authority_keypair"
+        );
+        assert_eq!(
+            invalid_key(&format!("{MINIMAL}\n[rewards]\nmint = \"not-base58!\"\n")),
+            "rewards.mint"
         );
         assert_eq!(
             invalid_key(&format!("{MINIMAL}\n[network]\nallowlist = [\"nope\"]\n")),
