@@ -52,6 +52,11 @@ enum Command {
         #[command(subcommand)]
         which: commands::bench::Which,
     },
+    /// Show a run's on-chain record (rounds, roots, each trainer's score, earned and claimed)
+    /// and check the roots against local reports.
+    Inspect(commands::inspect::Args),
+    /// Claim the reward tokens a wallet earned in a run (creates its token account if missing).
+    Claim(commands::claim::Args),
     /// Re-verify a round report: recompute the Shapley scores from its transcript bit-exactly,
     /// check its Merkle roots and payouts, and report a match or the first mismatch.
     Verify {
@@ -60,12 +65,22 @@ enum Command {
     },
 }
 
+/// The embedded Solana validator logs a great deal through `log` (including harmless errors
+/// about file limits and tower storage): keep its crates silent unless the filter names them.
+/// Its failures still surface as our own errors.
+fn quiet_validator(filter: &str) -> String {
+    if filter.contains("solana") || filter.contains("agave") {
+        return filter.to_string();
+    }
+    format!("{filter},solana=off,agave=off")
+}
+
 fn main() -> std::process::ExitCode {
     alloc::tune();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&cli.log)
+            tracing_subscriber::EnvFilter::try_new(quiet_validator(&cli.log))
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
@@ -79,6 +94,8 @@ fn main() -> std::process::ExitCode {
         Command::Eval(args) => commands::eval::run(&args),
         Command::Bench { which } => commands::bench::run(&which),
         Command::Verify { report } => commands::verify::run(&report),
+        Command::Inspect(args) => commands::inspect::run(&args),
+        Command::Claim(args) => commands::claim::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,6 @@
 //! `coalition demo` tells its story: the honest trainers earn, the trainer on shuffled labels
-//! and the free-rider do not.
+//! and the free-rider do not; every round is on the embedded ledger with the reports' roots,
+//! and a claim moves exactly the earned tokens once.
 
 use std::process::Command;
 
@@ -37,6 +38,48 @@ fn demo_pays_the_honest_trainers_only() {
     assert_eq!(earned("shuffled-labels"), 0, "{stdout}");
     assert_eq!(earned("free-rider"), 0, "{stdout}");
     assert!(dir.path().join("runs/demo/reports/round-4.json").is_file());
+
+    // On chain: 5 rounds recorded and closed, every root equal to the local report's.
+    let onchain = stdout
+        .split("on chain (embedded validator")
+        .nth(1)
+        .expect("on-chain part");
+    assert!(
+        onchain.contains("5 of 5 recorded rounds match the local reports"),
+        "{onchain}"
+    );
+    assert!(onchain.contains("5 recorded, 5 closed"), "{onchain}");
+    let claims: Vec<&str> = onchain
+        .lines()
+        .filter(|l| l.contains(" claim by "))
+        .collect();
+    assert_eq!(claims.len(), 2, "{onchain}");
+    let moved = |line: &str| -> u64 {
+        line.split("moved ")
+            .nth(1)
+            .and_then(|t| t.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("bad claim line {line:?}"))
+    };
+    assert_eq!(moved(claims[0]), earned("honest-1"), "{onchain}");
+    assert_eq!(moved(claims[1]), 0, "{onchain}");
+
+    // A reviewer's inspect on the same ledger (the validator restarted on it once more).
+    let inspect = Command::new(env!("CARGO_BIN_EXE_coalition"))
+        .args(["inspect", "--cluster"])
+        .arg(format!(
+            "embedded:{}",
+            dir.path().join("runs/demo").display()
+        ))
+        .output()
+        .expect("run coalition inspect");
+    let text = String::from_utf8_lossy(&inspect.stdout);
+    assert!(
+        inspect.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&inspect.stderr)
+    );
+    assert!(text.contains("5 of 5 recorded rounds match"), "{text}");
 
     // The run's figures: bytes per trainer per round against fp32 data-parallel.
     let bench = Command::new(env!("CARGO_BIN_EXE_coalition"))

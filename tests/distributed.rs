@@ -215,6 +215,8 @@ fn a_coordinator_killed_between_rounds_resumes_at_the_next_round() {
     let mut run = TestRun::new("restart");
     run.rounds = 4;
     run.min_trainers = 2;
+    // Recorded on the embedded ledger, which dies with the coordinator's SIGKILL too.
+    run.cluster = "embedded".into();
     let config = run.write(dir.path());
     let run_dir = run.run_dir(dir.path());
     let (mut coordinator, addr) = start_coordinator(dir.path(), &config, "coordinator", None);
@@ -224,7 +226,7 @@ fn a_coordinator_killed_between_rounds_resumes_at_the_next_round() {
         .and_then(|s| s.split('/').next())
         .expect("tcp port")
         .to_string();
-    let (wa, _) = wallet(dir.path(), "a");
+    let (wa, wallet_a) = wallet(dir.path(), "a");
     let (wb, _) = wallet(dir.path(), "b");
     let mut a = start_trainer(dir.path(), "a", &addr, &wa, "honest");
     let mut b = start_trainer(dir.path(), "b", &addr, &wb, "honest");
@@ -274,4 +276,36 @@ fn a_coordinator_killed_between_rounds_resumes_at_the_next_round() {
         let report = read_report(&run_dir.join(format!("reports/round-{r}.json"))).expect("report");
         assert!(verify_report(&report).is_match());
     }
+
+    // The ledger survived the kill: all four rounds recorded once, roots equal to the reports,
+    // and each trainer's earnings equal to the sum of its payouts in the reports.
+    let cluster = format!("embedded:{}", run_dir.display());
+    let (ok, text) = coalition(&["inspect", "--cluster", &cluster]);
+    assert!(ok, "{text}");
+    assert!(text.contains("4 recorded, 4 closed"), "{text}");
+    assert!(
+        text.contains("4 of 4 recorded rounds match the local reports"),
+        "{text}"
+    );
+    let earned: u64 = (0..4)
+        .map(|r| {
+            let report =
+                read_report(&run_dir.join(format!("reports/round-{r}.json"))).expect("report");
+            report
+                .players
+                .iter()
+                .filter(|p| p.id == wallet_a)
+                .map(|p| p.payout)
+                .sum::<u64>()
+        })
+        .sum();
+    let wa_arg = wa.to_string_lossy().into_owned();
+    let (ok, text) = coalition(&["claim", "--cluster", &cluster, "--wallet", &wa_arg]);
+    assert!(ok, "{text}");
+    if earned > 0 {
+        assert!(text.contains(&format!("claimed {earned} tokens")), "{text}");
+    }
+    let (ok, text) = coalition(&["claim", "--cluster", &cluster, "--wallet", &wa_arg]);
+    assert!(ok, "{text}");
+    assert!(text.contains("nothing to claim"), "{text}");
 }

@@ -122,12 +122,45 @@ pub fn run_command(args: &Args) -> Result<ExitCode> {
         },
         linger: Duration::from_secs(args.linger_secs),
     };
+    let recorder = super::recording::recorder_for(&cfg, &bytes, &args.runs)?;
+    let mut observer = super::recording::Recording {
+        inner: Printer,
+        recorder,
+    };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let summary = runtime.block_on(run(cfg, bytes, opts, &mut Printer))?;
+    let result = runtime.block_on(run(cfg, bytes, opts, &mut observer));
+    // Let the recorder finish (and the embedded validator shut down) whatever happened.
+    let recorded = observer.recorder.take().map(|r| r.finish());
+    let summary = result?;
     println!(
         "run complete: {} rounds committed; run directory {}",
         summary.rounds_committed,
         summary.run_dir.display()
     );
+    match recorded {
+        None => println!("on-chain recording is off (rewards.cluster = \"none\")"),
+        Some(Ok(r)) => {
+            println!(
+                "on chain ({}): run {} with {} rounds closed; this coordinator recorded {} in {} transactions ({:.1} s; ledger start-up {:.1} s)",
+                r.accounts.cluster,
+                r.accounts.run,
+                r.rounds_on_chain,
+                r.rounds_recorded,
+                r.transactions,
+                r.record_seconds,
+                r.connect_seconds
+            );
+            println!(
+                "  inspect: coalition inspect --cluster {} --run {} --program-id {}",
+                r.accounts.cluster, r.accounts.run, r.accounts.program_id
+            );
+        }
+        Some(Err(e)) => {
+            eprintln!(
+                "error: the rounds are trained but not all are recorded on chain: {e}\n  start the coordinator again with the same config to finish recording (it sends only what is missing)"
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

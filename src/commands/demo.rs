@@ -6,6 +6,13 @@
 use anyhow::{bail, Context, Result};
 use coalition_coordinator::journal::{read_entries, Entry};
 use coalition_coordinator::read_report;
+use coalition_ledger::{
+    claim::claim,
+    connect::{Connection, Genesis},
+    inspect::{check_reports, read_view, render},
+    keys::load_keypair,
+    pubkey_from_base58, Cluster, RunAccounts,
+};
 use coalition_net::Wallet;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -196,6 +203,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         );
     }
     summarize(&run_dir, &names)?;
+    onchain(&run_dir, &names, &wallets)?;
     println!(
         "done in {:.0} s; inspect {}",
         started.elapsed().as_secs_f64(),
@@ -272,6 +280,60 @@ fn print_new_rounds(run_dir: &Path, names: &BTreeMap<String, String>, done: u64)
         next = round + 1;
     }
     Ok(next)
+}
+
+/// The run as recorded in the embedded validator: every round checked against its report, then
+/// the first honest trainer claims its tokens twice (the second claim finds nothing).
+fn onchain(run_dir: &Path, names: &BTreeMap<String, String>, wallets: &[PathBuf]) -> Result<()> {
+    let info = RunAccounts::read(&run_dir.join("onchain.json"))
+        .context("the coordinator did not record the run on chain")?;
+    let program_id = pubkey_from_base58(&info.program_id).context("program id")?;
+    let cluster = Cluster::Embedded {
+        run_dir: run_dir.to_path_buf(),
+    };
+    println!();
+    println!(
+        "on chain (embedded validator, ledger {}):",
+        run_dir.join("ledger").display()
+    );
+    let started = Instant::now();
+    let conn = Connection::open(&cluster, program_id, Genesis::MustExist)?;
+    let view = read_view(&conn.chain, &info.run()?)?;
+    let checks = check_reports(&view, &run_dir.join("reports"));
+    for line in render(&view, Some(&checks)).lines() {
+        let mut line = line.to_string();
+        for (wallet, name) in names {
+            line = line.replace(wallet.as_str(), &format!("{name:<44}"));
+        }
+        println!("  {line}");
+    }
+    if let Some(wallet) = wallets.first() {
+        let trainer = load_keypair(wallet)?;
+        let authority = load_keypair(&run_dir.join("authority.json"))?;
+        for attempt in ["first", "second"] {
+            let out = claim(&conn.chain, &trainer, Some(&authority), &info.run()?)?;
+            println!(
+                "  {attempt} claim by {}: moved {} tokens (earned {}); its token account holds {}",
+                TRAINERS[0].0, out.amount, out.earned, out.balance_after
+            );
+        }
+    }
+    println!(
+        "  ({:.1} s with the validator restarted on the run's ledger)",
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "  again: coalition inspect --cluster embedded:{}",
+        run_dir.display()
+    );
+    if let Some(w) = wallets.get(1) {
+        println!(
+            "         coalition claim --cluster embedded:{} --wallet {}",
+            run_dir.display(),
+            w.display()
+        );
+    }
+    Ok(())
 }
 
 /// Totals per trainer and the loss curve.

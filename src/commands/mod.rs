@@ -2,9 +2,13 @@
 
 pub mod bench;
 pub mod check_config;
+pub mod claim;
 pub mod coordinate;
 pub mod demo;
 pub mod eval;
+pub mod inspect;
+pub mod ledger_args;
+pub mod recording;
 pub mod train;
 pub mod train_local;
 pub mod verify;

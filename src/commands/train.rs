@@ -15,8 +15,18 @@ use std::time::Duration;
 pub struct Args {
     /// The coordinator's address, as it prints it, e.g.
     /// /ip4/203.0.113.7/tcp/9000/p2p/12D3KooW...
+    #[arg(long, required_unless_present = "run")]
+    join: Option<String>,
+    /// Instead of --join: the run's address on chain (base58); the coordinator's peer id and
+    /// addresses are read from its Run account. Needs --cluster (and --program-id).
+    #[arg(long, conflicts_with = "join", requires = "cluster")]
+    run: Option<String>,
+    /// With --run: the cluster holding the run (`devnet`, `localnet`, `mainnet-beta` or a URL).
     #[arg(long)]
-    join: String,
+    cluster: Option<String>,
+    /// With --run: the registry program id.
+    #[arg(long)]
+    program_id: Option<String>,
     /// Your solana-cli JSON keypair (e.g. ~/.config/solana/id.json): rewards are credited to
     /// its public key, and the join request is signed with it.
     #[arg(long)]
@@ -71,11 +81,36 @@ impl NodeObserver for Bars {
     }
 }
 
+/// The coordinator address to dial: --join, or the first address published in the run's
+/// account on chain.
+fn join_address(args: &Args) -> Result<String> {
+    if let Some(j) = &args.join {
+        return Ok(j.clone());
+    }
+    let target = super::ledger_args::Target {
+        cluster: args.cluster.clone().unwrap_or_default(),
+        run: args.run.clone(),
+        program_id: args.program_id.clone(),
+    }
+    .resolve()?;
+    let conn = target.connect()?;
+    let run = coalition_ledger::setup::read_run(&conn.chain, &target.run)?
+        .with_context(|| format!("no run {} on {}", target.run, target.cluster))?;
+    let (peer, addrs) = coalition_registry::client::coordinator_of(&run);
+    match addrs.first() {
+        Some(a) if !peer.is_empty() => Ok(format!("{a}/p2p/{peer}")),
+        _ => anyhow::bail!(
+            "run {} has no coordinator address on chain yet (is its coordinator running?)",
+            target.run
+        ),
+    }
+}
+
 pub fn run(args: &Args) -> Result<ExitCode> {
-    let join: Multiaddr = args
-        .join
+    let address = join_address(args)?;
+    let join: Multiaddr = address
         .parse()
-        .with_context(|| format!("--join {:?} is not a multiaddr", args.join))?;
+        .with_context(|| format!("coordinator address {address:?} is not a multiaddr"))?;
     let wallet = Wallet::from_file(&args.wallet)?;
     let opts = NodeOptions {
         join,

@@ -80,6 +80,8 @@ pub struct TestRun {
     pub deadline_secs: u64,
     pub join_window_secs: u64,
     pub listen: String,
+    /// `rewards.cluster`: `none` (the default here: most tests are about training) or `embedded`.
+    pub cluster: String,
     pub extra: String,
 }
 
@@ -93,6 +95,7 @@ impl TestRun {
             deadline_secs: 60,
             join_window_secs: 30,
             listen: "/ip4/127.0.0.1/tcp/0".into(),
+            cluster: "none".into(),
             extra: String::new(),
         }
     }
@@ -133,6 +136,9 @@ max_trainers = 16
 [attribution]
 estimator = "exact"
 eval_sequences = 16
+
+[rewards]
+cluster = "{cluster}"
 {extra}
 "#,
             name = self.name,
@@ -142,6 +148,7 @@ eval_sequences = 16
             window = self.join_window_secs,
             deadline = self.deadline_secs,
             min = self.min_trainers,
+            cluster = self.cluster,
             extra = self.extra,
         )
     }
@@ -200,6 +207,20 @@ pub fn start_coordinator(
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Runs `coalition ARGS` to completion: (success, stdout + stderr).
+pub fn coalition(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_coalition"))
+        .args(args)
+        .output()
+        .expect("run coalition");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
 }
 
 /// Write a fresh wallet and return its path.

@@ -76,6 +76,11 @@ impl Wallet {
         }
     }
 
+    /// The 32-byte ed25519 secret key (to hand the same key to a Solana SDK signer).
+    pub fn secret(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
+
     /// Writes the keypair in solana-cli format (a JSON array of 64 numbers) with mode 0600.
     ///
     /// Refuses to overwrite an existing file, as `solana-keygen new` does without `--force`:

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what building and testing coalition needs beyond the Rust toolchain, on Debian 12:
+#   - clang + libclang-dev: RocksDB's bindings in the embedded Solana test validator;
+#   - the offline SBF route for programs/registry/build-sbf.sh: rustc-web,
+#     libstd-rust-web-dev-bpf (core/alloc for bpfel-unknown-none), llvm-22-dev, and
+#     sbpf-linker 0.2.6 from crates.io (built against LLVM 22).
+# Already-present pieces are skipped, so running it again is quick. Uses sudo when not root.
+set -euo pipefail
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+    sudo="sudo"
+fi
+
+packages=(clang libclang-dev rustc-web libstd-rust-web-dev-bpf llvm-22-dev)
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+    echo "installing Debian packages: ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+else
+    echo "Debian packages present: ${packages[*]}"
+fi
+
+linker="$(command -v sbpf-linker || true)"
+if [[ -z $linker && -x $HOME/.cargo/bin/sbpf-linker ]]; then
+    linker="$HOME/.cargo/bin/sbpf-linker"
+fi
+if [[ -n $linker ]] && "$linker" --version 2>/dev/null | grep -q '0\.2\.6'; then
+    echo "sbpf-linker 0.2.6 present: $linker"
+else
+    echo "installing sbpf-linker 0.2.6 (LLVM 22)"
+    LLVM_PREFIX=/usr/lib/llvm-22 cargo install sbpf-linker@0.2.6 --locked \
+        --no-default-features --features bpf-linker/llvm-22
+fi
