@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
-# Installs what building and testing coalition needs beyond the Rust toolchain, on Debian 12:
-#   - clang + libclang-dev: RocksDB's bindings in the embedded Solana test validator;
-#   - the offline SBF route for programs/registry/build-sbf.sh: rustc-web,
-#     libstd-rust-web-dev-bpf (core/alloc for bpfel-unknown-none), llvm-22-dev, and
-#     sbpf-linker 0.2.6 from crates.io (built against LLVM 22).
+# Installs what building coalition needs beyond the Rust toolchain and gcc, on Debian 12:
+#   - clang + libclang-dev: RocksDB's bindings in the embedded Solana test validator.
+# With --sbf, also the offline SBF route for programs/registry/build-sbf.sh (rebuilding the
+# registry ELF; CI does): rustc-web, libstd-rust-web-dev-bpf (core/alloc for
+# bpfel-unknown-none), llvm-22-dev, and sbpf-linker 0.2.6 from crates.io (built against LLVM 22).
 # Already-present pieces are skipped, so running it again is quick. Uses sudo when not root.
 set -euo pipefail
+
+sbf=0
+for arg in "$@"; do
+    case "$arg" in
+        --sbf) sbf=1 ;;
+        *) echo "usage: $0 [--sbf]" >&2; exit 2 ;;
+    esac
+done
 
 sudo=""
 if [[ $(id -u) -ne 0 ]]; then
     sudo="sudo"
 fi
 
-packages=(clang libclang-dev rustc-web libstd-rust-web-dev-bpf llvm-22-dev)
+packages=(clang libclang-dev)
+if [[ $sbf -eq 1 ]]; then
+    packages+=(rustc-web libstd-rust-web-dev-bpf llvm-22-dev)
+fi
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -27,6 +38,9 @@ else
     echo "Debian packages present: ${packages[*]}"
 fi
 
+if [[ $sbf -eq 0 ]]; then
+    exit 0
+fi
 linker="$(command -v sbpf-linker || true)"
 if [[ -z $linker && -x $HOME/.cargo/bin/sbpf-linker ]]; then
     linker="$HOME/.cargo/bin/sbpf-linker"

@@ -162,7 +162,8 @@ impl Chain {
     }
 
     /// Signs `ixs` with `payer` (fee payer) and `signers`, sends and waits for confirmation.
-    /// `what` names the step in errors and logs.
+    /// `what` names the step in errors and logs; on devnet and mainnet-beta the step and its
+    /// explorer link are printed on stdout.
     pub fn send(
         &self,
         what: &str,
@@ -186,7 +187,8 @@ impl Chain {
             Ok(signature) => {
                 let link = self.cluster.explorer_tx(&signature.to_string());
                 match &link {
-                    Some(l) => info!(%signature, "{what}: {l}"),
+                    // Public clusters: every signature is shown with its explorer link.
+                    Some(l) => println!("{what}: {l}"),
                     None => info!(%signature, "{what}"),
                 }
                 Ok(Sent { signature, link })
