@@ -139,6 +139,9 @@ impl EmbeddedValidator {
             data: vec![],
         });
         let deadline = Instant::now() + Duration::from_secs(60);
+        let replayed_tip = rpc
+            .get_slot_with_commitment(CommitmentConfig::processed())
+            .unwrap_or(0);
         loop {
             let ready = rpc
                 .get_latest_blockhash_with_commitment(CommitmentConfig::processed())
@@ -158,11 +161,10 @@ impl EmbeddedValidator {
                 })
                 .unwrap_or(false);
             // After a restart the confirmed bank is genesis until the node votes again: wait
-            // until it has caught up with the root the ledger was replayed to.
+            // until it has caught up with the tip the ledger was replayed to.
             let caught_up = || {
-                let root = rpc.get_slot_with_commitment(CommitmentConfig::finalized());
                 let confirmed = rpc.get_slot_with_commitment(CommitmentConfig::confirmed());
-                matches!((root, confirmed), (Ok(r), Ok(c)) if c >= r)
+                matches!(confirmed, Ok(c) if c >= replayed_tip)
             };
             if ready && caught_up() {
                 return Ok(());
