@@ -4,7 +4,7 @@
 use coalition_registry::{client, error::RegistryError};
 use solana_account_decoder_client_types::UiAccountEncoding;
 use solana_commitment_config::CommitmentConfig;
-use solana_instruction::{error::InstructionError, AccountMeta, Instruction};
+use solana_instruction::{error::InstructionError, Instruction};
 use solana_keypair::Keypair;
 use solana_pubkey::Pubkey;
 use solana_rpc_client::rpc_client::RpcClient;
@@ -171,7 +171,7 @@ impl Chain {
         payer: &Keypair,
         signers: &[&Keypair],
     ) -> Result<Sent> {
-        let ixs: Vec<Instruction> = ixs.into_iter().map(sdk_instruction).collect();
+        let ixs: Vec<Instruction> = ixs.into_iter().map(Instruction::from).collect();
         let mut all: Vec<&Keypair> = vec![payer];
         for s in signers {
             if !all.iter().any(|k| k.pubkey() == s.pubkey()) {
@@ -221,22 +221,5 @@ impl Chain {
             return (format!("program {p} returned custom error {code}"), None);
         }
         (e.to_string(), None)
-    }
-}
-
-/// The registry client's plain instruction as the SDK's.
-pub fn sdk_instruction(ix: client::Instruction) -> Instruction {
-    Instruction {
-        program_id: ix.program_id,
-        accounts: ix
-            .accounts
-            .into_iter()
-            .map(|m| AccountMeta {
-                pubkey: m.pubkey,
-                is_signer: m.is_signer,
-                is_writable: m.is_writable,
-            })
-            .collect(),
-        data: ix.data,
     }
 }

@@ -20,7 +20,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
-use crate::chain::sdk_instruction;
 use crate::error::{LedgerError, Result};
 use crate::pubkey_from_base58;
 
@@ -133,7 +132,7 @@ impl EmbeddedValidator {
     /// the confirmed bank has caught up with the replayed ledger.
     fn wait_until_usable(&self, payer: &Keypair, program_id: Pubkey) -> Result<()> {
         let rpc = self.validator.get_rpc_client();
-        let ix = sdk_instruction(client::Instruction {
+        let ix = solana_instruction::Instruction::from(client::Instruction {
             program_id,
             accounts: vec![],
             data: vec![],

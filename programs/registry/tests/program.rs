@@ -11,7 +11,7 @@ use coalition_registry::{
     error::RegistryError as E,
 };
 use common::*;
-use solana_instruction::error::InstructionError;
+use solana_instruction::{error::InstructionError, Instruction};
 use solana_keypair::Keypair;
 use solana_signer::Signer;
 
@@ -118,7 +118,7 @@ async fn missing_signatures_are_refused() {
     let r = prepare_run(&mut env, 2, 1_000).await;
 
     // create_run with the authority not signing.
-    let mut ix = sdk_ix(r.create_run_ix());
+    let mut ix = Instruction::from(r.create_run_ix());
     ix.accounts[0].is_signer = false;
     env.send(&[ix], &[])
         .await
@@ -128,7 +128,7 @@ async fn missing_signatures_are_refused() {
         .ok();
 
     // record_round and close_round with the authority not signing.
-    let mut ix = sdk_ix(r.record_round_ix(&r.header(0, 10, 1)));
+    let mut ix = Instruction::from(r.record_round_ix(&r.header(0, 10, 1)));
     ix.accounts[0].is_signer = false;
     env.send(&[ix], &[])
         .await
@@ -144,7 +144,7 @@ async fn missing_signatures_are_refused() {
     env.send_client(vec![r.record_contributions_ix(0, &e)], &[&r.authority])
         .await
         .ok();
-    let mut ix = sdk_ix(r.close_round_ix(0));
+    let mut ix = Instruction::from(r.close_round_ix(0));
     ix.accounts[0].is_signer = false;
     env.send(&[ix], &[])
         .await
@@ -156,7 +156,7 @@ async fn missing_signatures_are_refused() {
     // claim with the trainer not signing (the payer sends it on the trainer's behalf).
     let t = &trainers[0];
     let dest = env.create_ata(t.pubkey(), r.mint).await;
-    let mut ix = sdk_ix(r.claim_ix(&t.pubkey(), &dest));
+    let mut ix = Instruction::from(r.claim_ix(&t.pubkey(), &dest));
     ix.accounts[0].is_signer = false;
     env.send(&[ix], &[])
         .await
@@ -211,7 +211,7 @@ async fn accounts_at_the_wrong_address_are_refused() {
     let r = prepare_run(&mut env, 4, 1_000).await;
 
     // create_run naming another address as the run.
-    let mut ix = sdk_ix(r.create_run_ix());
+    let mut ix = Instruction::from(r.create_run_ix());
     ix.accounts[1].pubkey = client::run_address(&PROGRAM_ID, &r.authority.pubkey(), 5).unwrap();
     env.send(&[ix], &[&r.authority])
         .await
@@ -221,7 +221,7 @@ async fn accounts_at_the_wrong_address_are_refused() {
         .ok();
 
     // record_round with the Round PDA of another index.
-    let mut ix = sdk_ix(r.record_round_ix(&r.header(0, 10, 2)));
+    let mut ix = Instruction::from(r.record_round_ix(&r.header(0, 10, 2)));
     ix.accounts[2].pubkey = r.round_address(1);
     env.send(&[ix], &[&r.authority])
         .await
@@ -236,7 +236,7 @@ async fn accounts_at_the_wrong_address_are_refused() {
     // record_contributions with another trainer's Contribution PDA.
     let trainers = keypairs(2);
     let e = entries(&trainers, |_| 5);
-    let mut ix = sdk_ix(r.record_contributions_ix(0, &e[..1]));
+    let mut ix = Instruction::from(r.record_contributions_ix(0, &e[..1]));
     ix.accounts[4].pubkey = r.contribution_address(&trainers[1].pubkey());
     env.send(&[ix], &[&r.authority])
         .await
@@ -245,7 +245,7 @@ async fn accounts_at_the_wrong_address_are_refused() {
     // A vault that is not the run's.
     let payer = env.payer();
     let other = env.create_ata(payer, r.mint).await;
-    let mut ix = sdk_ix(client::fund(&PROGRAM_ID, &payer, &other, &r.run, &other, 1));
+    let mut ix = Instruction::from(client::fund(&PROGRAM_ID, &payer, &other, &r.run, &other, 1));
     ix.accounts[3].pubkey = other;
     env.send(&[ix], &[]).await.fails_with(E::WrongVault);
 }
@@ -387,7 +387,7 @@ async fn claims_are_the_trainers_own_and_once() {
         .ok();
 
     // Bob signs a claim on Alice's contribution, to his own token account.
-    let mut ix = sdk_ix(r.claim_ix(&alice.pubkey(), &bob_dest));
+    let mut ix = Instruction::from(r.claim_ix(&alice.pubkey(), &bob_dest));
     ix.accounts[0].pubkey = bob.pubkey();
     env.send(&[ix], &[bob]).await.fails_with(E::NotTrainer);
     assert_eq!(env.balance(bob_dest).await, 0);

@@ -1,8 +1,7 @@
 //! Off-chain instruction builders and account decoders (feature `client`, host only).
 //!
-//! The builders return a plain [`Instruction`] (program id, account metas, data) so this crate
-//! stays free of Solana client crates; the coordinator converts it into
-//! `solana_instruction::Instruction` field by field. Encodings come from [`crate::instruction`]
+//! The builders return a plain [`Instruction`] (program id, account metas, data), which converts
+//! into `solana_instruction::Instruction` with `From`. Encodings come from [`crate::instruction`]
 //! and PDAs from [`crate::pda`], the same code the program runs.
 
 pub mod spl;
@@ -50,6 +49,24 @@ pub struct Instruction {
     pub program_id: Address,
     pub accounts: Vec<AccountMeta>,
     pub data: Vec<u8>,
+}
+
+impl From<Instruction> for solana_instruction::Instruction {
+    fn from(ix: Instruction) -> Self {
+        solana_instruction::Instruction {
+            program_id: ix.program_id,
+            accounts: ix
+                .accounts
+                .into_iter()
+                .map(|m| solana_instruction::AccountMeta {
+                    pubkey: m.pubkey,
+                    is_signer: m.is_signer,
+                    is_writable: m.is_writable,
+                })
+                .collect(),
+            data: ix.data,
+        }
+    }
 }
 
 fn encode(tag: Tag, parts: &[&[u8]]) -> Vec<u8> {

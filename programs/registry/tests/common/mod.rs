@@ -1,7 +1,7 @@
 //! Harness for running the registry's SBF ELF (`dist/coalition_registry.so`) in the real SVM of
 //! `solana-program-test`, with the bundled SPL token (p-token) and associated-token-account
-//! programs. The crate's client builders produce a plain `client::Instruction`; [`sdk_ix`]
-//! converts it into `solana_instruction::Instruction`.
+//! programs. The crate's client builders produce a plain `client::Instruction`, which
+//! converts into `solana_instruction::Instruction` with `From`.
 #![allow(dead_code)]
 
 use std::{collections::HashSet, path::PathBuf, sync::Once};
@@ -11,7 +11,7 @@ use coalition_registry::{
     state::{Contribution, Round, Run},
     Address,
 };
-use solana_instruction::{error::InstructionError, AccountMeta, Instruction};
+use solana_instruction::{error::InstructionError, Instruction};
 use solana_keypair::Keypair;
 use solana_program_test::{ProgramTest, ProgramTestContext};
 use solana_pubkey::Pubkey;
@@ -22,23 +22,6 @@ use solana_transaction_error::TransactionError;
 /// The registry's program id in these tests (any address works for a test deployment).
 pub const PROGRAM_ID: Pubkey = Pubkey::new_from_array([0xC0; 32]);
 pub const DECIMALS: u8 = 6;
-
-/// Converts the crate's client instruction into the SDK's.
-pub fn sdk_ix(ix: client::Instruction) -> Instruction {
-    Instruction {
-        program_id: ix.program_id,
-        accounts: ix
-            .accounts
-            .into_iter()
-            .map(|m| AccountMeta {
-                pubkey: m.pubkey,
-                is_signer: m.is_signer,
-                is_writable: m.is_writable,
-            })
-            .collect(),
-        data: ix.data,
-    }
-}
 
 /// The custom error code of a failed transaction's first instruction error, as the runtime
 /// reports it.
@@ -182,7 +165,7 @@ impl Env {
         ixs: Vec<client::Instruction>,
         signers: &[&Keypair],
     ) -> Sent {
-        let ixs: Vec<Instruction> = ixs.into_iter().map(sdk_ix).collect();
+        let ixs: Vec<Instruction> = ixs.into_iter().map(Instruction::from).collect();
         self.send(&ixs, signers).await
     }
 
