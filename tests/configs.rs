@@ -38,7 +38,14 @@ fn check_config_command_accepts_every_config() {
             f.display(),
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(String::from_utf8_lossy(&out.stdout).contains(": ok"));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains(": ok"));
+        // The demo pays strangers: its eval pool must be private; the others say if theirs is not.
+        let public = stdout.contains("PUBLIC");
+        assert_eq!(public, stdout.contains("warning: "), "{stdout}");
+        if f.ends_with("demo.toml") {
+            assert!(!public && stdout.contains("Generated"), "{stdout}");
+        }
     }
 }
 

@@ -84,6 +84,68 @@ pub fn merkle_proof<T: AsRef<[u8]>>(leaves: &[T], index: usize) -> Option<Vec<Pr
     Some(proof)
 }
 
+/// A Merkle tree kept whole, for many proofs over the same leaves (same construction as
+/// [`merkle_root`] and [`merkle_proof`]; O(n) to build, O(log n) per proof).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MerkleTree {
+    /// `levels[0]` are the leaf hashes; the last level is the root alone.
+    levels: Vec<Vec<Hash32>>,
+}
+
+impl MerkleTree {
+    /// The tree over `leaves` (raw leaf bytes, in order).
+    pub fn new<I, T>(leaves: I) -> MerkleTree
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
+        let first: Vec<Hash32> = leaves.into_iter().map(|l| leaf_hash(l.as_ref())).collect();
+        let mut levels = vec![first];
+        while levels.last().is_some_and(|l| l.len() > 1) {
+            let next = next_level(levels.last().map_or(&[][..], |l| &l[..]));
+            levels.push(next);
+        }
+        MerkleTree { levels }
+    }
+
+    /// Number of leaves.
+    pub fn len(&self) -> usize {
+        self.levels.first().map_or(0, Vec::len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The root (`sha256("")` for no leaves), equal to [`merkle_root`] of the same leaves.
+    pub fn root(&self) -> Hash32 {
+        match self.levels.last().and_then(|l| l.first()) {
+            Some(root) => *root,
+            None => Hash32(Sha256::digest([]).into()),
+        }
+    }
+
+    /// The inclusion proof of leaf `index` (equal to [`merkle_proof`]'s), `None` if out of range.
+    pub fn proof(&self, index: usize) -> Option<Vec<ProofStep>> {
+        if index >= self.len() {
+            return None;
+        }
+        let mut idx = index;
+        let mut proof = Vec::new();
+        for level in &self.levels[..self.levels.len() - 1] {
+            let sibling = idx ^ 1;
+            if let Some(h) = level.get(sibling) {
+                proof.push(ProofStep {
+                    sibling: *h,
+                    sibling_is_left: sibling < idx,
+                });
+            }
+            idx /= 2;
+        }
+        Some(proof)
+    }
+}
+
 /// Checks an inclusion proof of `leaf` against `root`.
 pub fn verify_proof(leaf: &[u8], proof: &[ProofStep], root: &Hash32) -> bool {
     let mut h = leaf_hash(leaf);
@@ -138,6 +200,13 @@ mod tests {
                 assert!(!verify_proof(b"other", &p, &root));
             }
             assert!(merkle_proof(&leaves, n).is_none());
+            let tree = MerkleTree::new(&leaves);
+            assert_eq!(tree.root(), root);
+            assert_eq!(tree.len(), n);
+            for i in 0..n {
+                assert_eq!(tree.proof(i), merkle_proof(&leaves, i));
+            }
+            assert!(tree.proof(n).is_none());
         }
     }
 }

@@ -75,6 +75,16 @@ pub enum CoordinatorError {
         value: String,
         reason: String,
     },
+    /// The eval pool has fewer unrevealed samples than a round needs.
+    #[error(
+        "the eval pool is exhausted: a round needs {needed} unrevealed samples and {left} are left \
+         (each sample scores one round only; enlarge `data.eval.samples` or lower \
+         `attribution.eval_sequences`)"
+    )]
+    PoolExhausted { needed: u64, left: u64 },
+    /// The eval pool cannot be built from the config.
+    #[error("config key `{key}`: {message}")]
+    EvalPool { key: &'static str, message: String },
     /// The model crate failed (checkpoint I/O, parameter vectors).
     #[error(transparent)]
     Model(#[from] coalition_model::ModelError),

@@ -40,6 +40,13 @@ pub struct DataAssignment {
     pub batch_size: usize,
 }
 
+/// The eval pool's commitment: Merkle root over its samples, and how many there are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolCommitment {
+    pub root: Hash32,
+    pub count: u64,
+}
+
 /// A trainer whose update was refused by the pre-filter, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejected {
@@ -75,6 +82,10 @@ pub enum Entry {
         seed: u64,
         /// Checkpoint of θ_0 (`checkpoints/round-0`).
         checkpoint: PathBuf,
+        /// The eval pool's commitment (Merkle root over its samples) and size; recorded in
+        /// the Run account. Absent in journals written before the pool existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        eval_pool: Option<PoolCommitment>,
     },
     /// A trainer was admitted (or re-admitted with a new peer id).
     TrainerAdmitted {
@@ -111,7 +122,7 @@ pub enum Entry {
         clipped: Vec<Clipped>,
         #[serde(default)]
         duplicates: Vec<Duplicate>,
-        /// Held-out sample indices of the round's eval batch.
+        /// Pool indices of the round's eval batch, in draw order (revealed with the round).
         #[serde(default)]
         eval_samples: Vec<u64>,
     },
@@ -130,6 +141,10 @@ pub enum Entry {
         /// Seconds of those spent decoding, pre-filtering and scoring.
         #[serde(default)]
         scoring_seconds: f64,
+        /// sha256 of the round's artifact manifest (`manifests/round-N.json`), recorded on
+        /// chain. Absent in journals written before manifests existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        manifest_sha256: Option<Hash32>,
     },
 }
 
@@ -141,7 +156,7 @@ impl Entry {
         report: PathBuf,
         report_sha256: Hash32,
         outcome: &FilterOutcome,
-        eval_samples: &[usize],
+        eval_samples: &[u64],
     ) -> Entry {
         Entry::RoundScored {
             round,
@@ -172,7 +187,7 @@ impl Entry {
                     of: of.clone(),
                 })
                 .collect(),
-            eval_samples: eval_samples.iter().map(|&i| i as u64).collect(),
+            eval_samples: eval_samples.to_vec(),
         }
     }
 }

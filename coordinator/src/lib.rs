@@ -15,11 +15,14 @@
 //! 4. [`aggregate::weights`]: p_i (uniform or by tokens).
 //! 5. [`score_round()`]: the round game ([`scoring::RoundGame`], design.md §5:
 //!    v(S) = L_eval(θ^∅) − L_eval(θ^S), θ^S = outer step of Σ_{i∈S} p_i Δ_i with the momentum
-//!    fixed) on an eval batch chosen by the round seed ([`evalset`]), scored by
+//!    fixed) on an eval batch the round seed draws from the committed, hidden eval pool's
+//!    unrevealed samples ([`pool`]), scored by
 //!    `coalition-attribution`'s estimators into a `Report`;
 //!    [`report_io::write_report`] → `reports/round-N.json`; append `RoundScored`.
 //! 6. [`aggregate::aggregate`] + [`OuterOptimizer::apply`]: θ_{r+1} (bit-identical to the
-//!    game's θ^N); [`RunDir::save_checkpoint`]; append `RoundCommitted` — the commit point.
+//!    game's θ^N); [`RunDir::save_checkpoint`]; the round's eval samples revealed
+//!    (`reveals/round-N.json`) and every artifact a reviewer needs listed in
+//!    `manifests/round-N.json` ([`manifest`]); append `RoundCommitted` — the commit point.
 //!
 //! On restart, [`Journal::open`] replays the journal (truncating a torn last entry) and
 //! [`RecoveredState::from_entries`] says where to resume: the last committed round, the current
@@ -38,9 +41,12 @@ pub mod eval;
 pub mod evalset;
 pub mod fsutil;
 pub mod journal;
+pub mod manifest;
 pub mod outer;
+pub mod pool;
 pub mod prefilter;
 pub mod recovery;
+pub mod rederive;
 pub mod report_io;
 pub mod rundir;
 pub mod score_round;
@@ -53,7 +59,9 @@ mod test_support;
 
 pub use aggregate::{aggregate, combine, weights, Weighting};
 pub use error::{CoordinatorError, Result};
-pub use journal::{Clipped, DataAssignment, Duplicate, Entry, Journal, Participant, Rejected};
+pub use journal::{
+    Clipped, DataAssignment, Duplicate, Entry, Journal, Participant, PoolCommitment, Rejected,
+};
 pub use outer::{OuterOptimizer, OuterParams};
 pub use prefilter::{prefilter, Candidate, FilterOutcome, PrefilterConfig, Reason};
 pub use recovery::{AdmittedTrainer, CommittedRound, OpenRound, RecoveredState, RunStart};

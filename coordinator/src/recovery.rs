@@ -16,7 +16,7 @@ use coalition_attribution::Hash32;
 use std::path::PathBuf;
 
 use crate::error::{CoordinatorError, Result};
-use crate::journal::{DataAssignment, Entry, Participant};
+use crate::journal::{DataAssignment, Entry, Participant, PoolCommitment};
 
 /// The run's identity, from `RunStarted`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,8 @@ pub struct RunStart {
     pub config_hash: Hash32,
     pub initial_model_hash: Hash32,
     pub seed: u64,
+    /// The eval pool's commitment, if the journal records one.
+    pub eval_pool: Option<PoolCommitment>,
 }
 
 /// A trainer currently admitted.
@@ -54,6 +56,10 @@ pub struct OpenRound {
     pub updates: Vec<ReceivedUpdate>,
     /// `(report path, report sha256)` if it was scored before the crash.
     pub scored: Option<(PathBuf, Hash32)>,
+    /// The trainers whose updates were accepted, once scored.
+    pub accepted: Vec<String>,
+    /// Pool indices of the eval batch, once scored.
+    pub eval_samples: Vec<u64>,
     /// How many times this round number was opened (1 = no rerun yet).
     pub openings: u32,
 }
@@ -69,6 +75,24 @@ pub struct CommittedRound {
     pub report_sha256: Hash32,
     pub eval_loss_before: f64,
     pub eval_loss_after: f64,
+    /// The round's data assignment (its data span is `assignment.first_batch(..)` onwards).
+    pub assignment: DataAssignment,
+    /// Hashes of the update frames the round accepted (published: a replay is refused).
+    pub accepted_updates: Vec<Hash32>,
+    /// Pool indices the round revealed (they never score again).
+    pub eval_samples: Vec<u64>,
+    /// sha256 of the round's artifact manifest, if one was written.
+    pub manifest_sha256: Option<Hash32>,
+}
+
+impl CommittedRound {
+    /// Global index of the first batch after this round's data, given the number of batches
+    /// per epoch: where the next round's data starts.
+    pub fn next_batch(&self, batches_per_epoch: u64) -> u64 {
+        let a = &self.assignment;
+        let first = a.epoch * batches_per_epoch + a.round_in_epoch;
+        first + u64::from(a.slots) * u64::from(a.steps_per_round)
+    }
 }
 
 /// Everything a restarted coordinator needs to resume.
@@ -104,6 +128,7 @@ impl RecoveredState {
             initial_model_hash,
             seed,
             checkpoint,
+            eval_pool,
         } = first
         else {
             return Err(bad(1, "the first entry must be run_started".into()));
@@ -114,6 +139,7 @@ impl RecoveredState {
                 config_hash: *config_hash,
                 initial_model_hash: *initial_model_hash,
                 seed: *seed,
+                eval_pool: *eval_pool,
             },
             trainers: Vec::new(),
             committed: Vec::new(),
@@ -196,6 +222,8 @@ impl RecoveredState {
                     assignment: assignment.clone(),
                     updates: Vec::new(),
                     scored: None,
+                    accepted: Vec::new(),
+                    eval_samples: Vec::new(),
                     openings,
                 });
             }
@@ -218,6 +246,8 @@ impl RecoveredState {
                 round,
                 report,
                 report_sha256,
+                accepted,
+                eval_samples,
                 ..
             } => {
                 let open = self.open_round_mut(*round, "round_scored")?;
@@ -225,6 +255,8 @@ impl RecoveredState {
                     return Err(format!("round {round} was already scored in this opening"));
                 }
                 open.scored = Some((report.clone(), *report_sha256));
+                open.accepted = accepted.clone();
+                open.eval_samples = eval_samples.clone();
             }
             Entry::RoundCommitted {
                 round,
@@ -232,12 +264,21 @@ impl RecoveredState {
                 checkpoint,
                 eval_loss_before,
                 eval_loss_after,
+                manifest_sha256,
                 ..
             } => {
                 let open = self.open_round_mut(*round, "round_committed")?;
                 let Some((report, report_sha256)) = open.scored.clone() else {
                     return Err(format!("round {round} committed before it was scored"));
                 };
+                let accepted_updates = open
+                    .accepted
+                    .iter()
+                    .filter_map(|t| open.updates.iter().find(|u| u.trainer == *t))
+                    .map(|u| u.update_hash)
+                    .collect();
+                let assignment = open.assignment.clone();
+                let eval_samples = open.eval_samples.clone();
                 self.committed.push(CommittedRound {
                     round: *round,
                     model_hash: *model_hash,
@@ -246,6 +287,10 @@ impl RecoveredState {
                     report_sha256,
                     eval_loss_before: *eval_loss_before,
                     eval_loss_after: *eval_loss_after,
+                    assignment,
+                    accepted_updates,
+                    eval_samples,
+                    manifest_sha256: *manifest_sha256,
                 });
                 self.model_hash = *model_hash;
                 self.checkpoint = checkpoint.clone();
@@ -288,6 +333,9 @@ mod tests {
         let last = s.last_committed().unwrap();
         assert_eq!(last.round, 1);
         assert_eq!(last.report, PathBuf::from("reports/round-1.json"));
+        assert_eq!(last.accepted_updates, vec![h("u1")]);
+        // Round 1 starts at batch 1 of epoch 0 and spans 2 slots × 4 steps.
+        assert_eq!(last.next_batch(100), 1 + 8);
         assert_eq!(s.model_hash, h("m2"));
         assert_eq!(s.checkpoint, PathBuf::from("checkpoints/round-2"));
         assert_eq!(s.next_round, 2);

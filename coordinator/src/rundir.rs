@@ -9,6 +9,9 @@
 //!     outer.safetensors                outer optimizer momentum m_N
 //!   updates/round-N/<sha256>.bin     encoded update frames of round N (verification window)
 //!   reports/round-N.json             round N's attribution report
+//!   reveals/round-N.json             the eval samples round N revealed, with Merkle proofs
+//!   manifests/round-N.json           every artifact of round N, by sha256 (crate::manifest)
+//!   eval-secret.json                 a generated eval pool's secret (0600; published at the end)
 //!   ledger/                          the embedded validator's ledger
 //! ```
 //!
@@ -165,6 +168,27 @@ impl RunDir {
     }
     pub fn report_path(&self, round: u64) -> PathBuf {
         self.reports_dir().join(format!("round-{round}.json"))
+    }
+    /// `reveals/round-N.json`: the eval samples round N revealed, with their proofs.
+    pub fn reveal_path(&self, round: u64) -> PathBuf {
+        self.root
+            .join("reveals")
+            .join(format!("round-{round}.json"))
+    }
+    /// `manifests/round-N.json`: the artifacts of round N.
+    pub fn manifest_path(&self, round: u64) -> PathBuf {
+        self.root
+            .join("manifests")
+            .join(format!("round-{round}.json"))
+    }
+    /// The files of checkpoint N: config.json, model.safetensors, outer.safetensors.
+    pub fn checkpoint_files(&self, round: u64) -> [PathBuf; 3] {
+        let dir = self.checkpoint_dir(round);
+        [
+            dir.join(MODEL_CONFIG),
+            dir.join(WEIGHTS_FILE),
+            dir.join(OUTER_FILE),
+        ]
     }
     pub fn ledger_dir(&self) -> PathBuf {
         self.root.join("ledger")

@@ -1,7 +1,8 @@
 //! Scoring one round end to end: seed → eval batch → game → estimator → report.
 //!
 //! 1. seed = `round_seed(run id, round, model hash, accepted update hashes)`;
-//! 2. eval batch = [`crate::evalset`] from that seed over the held-out split;
+//! 2. eval batch = [`crate::pool::draw`] from that seed over the pool's unrevealed samples
+//!    ([`crate::evalset`] cuts it into batches);
 //! 3. the [`RoundGame`] over the accepted players (in the given order) with weights p_i;
 //! 4. the estimator: `[attribution] estimator = "auto"` runs `coalition_attribution::auto`
 //!    with an [`AutoPolicy`] from the config; `exact`, `permutation` and
@@ -12,17 +13,18 @@
 //! The model hash is checked against θ_r before anything is scored.
 
 use coalition_attribution::{
-    auto, estimate, round_seed, to_fixed, AutoPolicy, Coalition, EstimatorSpec, Hash32,
+    auto, estimate, round_seed, to_fixed, AutoPolicy, Coalition, EstimatorSpec, Game, Hash32,
     PlayerInput, Report, RoundInfo,
 };
 use coalition_config::{Estimator, RunConfig};
-use coalition_datasets::SampleSet;
 use coalition_model::checkpoint::params_hash;
 use coalition_model::Llama;
+use std::collections::BTreeSet;
 
 use crate::error::{CoordinatorError, Result};
-use crate::evalset::{eval_batches, eval_indices};
+use crate::evalset::eval_batches;
 use crate::outer::OuterOptimizer;
+use crate::pool::{draw, unrevealed, EvalPool};
 use crate::prefilter::Candidate;
 use crate::scoring::RoundGame;
 
@@ -42,6 +44,40 @@ pub struct ScoringPolicy {
     pub reward: u64,
     /// Noise threshold on v(N) − v(∅), fixed point (10⁻⁹ nats).
     pub noise_threshold: i64,
+    /// A deliberate lie, for tests that a reviewer catches it ([`Tamper::from_env`]).
+    pub tamper: Option<Tamper>,
+}
+
+/// A deliberate lie a test coordinator tells, to show that `coalition verify` catches it.
+/// Only debug builds read it (from `COALITION_TEST_TAMPER`); release builds never lie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tamper {
+    /// `utility:R`: in round R, v(N) is reported 0.01 nats higher than measured (scores,
+    /// report and roots stay consistent with the lie).
+    Utility { round: u64 },
+    /// `next-model:R`: in round R, θ_{r+1} gets 10⁻³ added to its first weight after the outer
+    /// step (checkpoint, hashes and records follow the lie).
+    NextModel { round: u64 },
+}
+
+/// Nats added to v(N) by [`Tamper::Utility`].
+pub const TAMPER_UTILITY: f64 = 0.01;
+
+impl Tamper {
+    /// Parse `COALITION_TEST_TAMPER` in debug builds; `None` otherwise.
+    pub fn from_env() -> Option<Tamper> {
+        if !cfg!(debug_assertions) {
+            return None;
+        }
+        let v = std::env::var("COALITION_TEST_TAMPER").ok()?;
+        let (kind, round) = v.split_once(':')?;
+        let round = round.parse().ok()?;
+        match kind {
+            "utility" => Some(Tamper::Utility { round }),
+            "next-model" => Some(Tamper::NextModel { round }),
+            _ => None,
+        }
+    }
 }
 
 impl ScoringPolicy {
@@ -68,6 +104,7 @@ impl ScoringPolicy {
             eval_batch_size: cfg.training.batch_size.max(1),
             reward: cfg.rewards.per_round,
             noise_threshold: to_fixed(a.noise_threshold)?,
+            tamper: Tamper::from_env(),
         })
     }
 
@@ -107,16 +144,17 @@ pub struct RoundInputs<'a> {
     pub players: &'a [Candidate],
     /// p_i, one per player.
     pub weights: &'a [f32],
-    /// The held-out split.
-    pub held_out: &'a SampleSet,
+    /// The eval pool, and the samples earlier rounds revealed (never drawn again).
+    pub pool: &'a EvalPool,
+    pub revealed: &'a BTreeSet<u64>,
 }
 
 /// A scored round.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScoredRound {
     pub report: Report,
-    /// Held-out sample indices of the eval batch.
-    pub eval_samples: Vec<usize>,
+    /// Pool indices of the eval batch, in draw order.
+    pub eval_samples: Vec<u64>,
     /// L_eval(θ_r): the eval loss before the round.
     pub loss_before: f64,
     /// L_eval(θ^∅) (differs from `loss_before` when the momentum is non-zero).
@@ -150,8 +188,10 @@ pub fn score_round(inputs: &RoundInputs<'_>, policy: &ScoringPolicy) -> Result<S
         &inputs.model_hash,
         &hashes,
     );
-    let eval_samples = eval_indices(&seed, inputs.held_out, policy.eval_sequences)?;
-    let eval = eval_batches(inputs.held_out, &eval_samples, policy.eval_batch_size)?;
+    let left = unrevealed(inputs.pool.len(), inputs.revealed);
+    let eval_samples = draw(&seed, &left, policy.eval_sequences)?;
+    let samples = inputs.pool.samples();
+    let eval = eval_batches(samples, &eval_samples, policy.eval_batch_size)?;
 
     let deltas: Vec<&[f32]> = inputs.players.iter().map(|c| c.values.as_slice()).collect();
     let mut game = RoundGame::new(
@@ -162,9 +202,27 @@ pub fn score_round(inputs: &RoundInputs<'_>, policy: &ScoringPolicy) -> Result<S
         inputs.weights.to_vec(),
         &eval,
     )?;
-    let attribution = match policy.forced_spec() {
-        None => auto(&mut game, &policy.auto, seed)?,
-        Some(spec) => estimate(&mut game, &spec, seed)?,
+    let lie = matches!(policy.tamper, Some(Tamper::Utility { round }) if round == inputs.round);
+    let attribution = if lie {
+        let n = inputs.players.len();
+        let full = Coalition::full(n).map(|c| c.mask());
+        let mut fabricated = coalition_attribution::try_from_fn(n, |c: Coalition| {
+            let v = game.utility(c)?;
+            Ok::<f64, coalition_attribution::GameError>(if Some(c.mask()) == full {
+                v + TAMPER_UTILITY
+            } else {
+                v
+            })
+        });
+        match policy.forced_spec() {
+            None => auto(&mut fabricated, &policy.auto, seed)?,
+            Some(spec) => estimate(&mut fabricated, &spec, seed)?,
+        }
+    } else {
+        match policy.forced_spec() {
+            None => auto(&mut game, &policy.auto, seed)?,
+            Some(spec) => estimate(&mut game, &spec, seed)?,
+        }
     };
     let n = players.len();
     let loss_full = match Coalition::full(n) {
@@ -202,8 +260,10 @@ mod tests {
     use crate::eval::{eval_loss, eval_loss_and_grad};
     use crate::evalset::eval_batches;
     use crate::outer::OuterParams;
+    use crate::pool::PoolOrigin;
     use crate::test_support::*;
     use coalition_attribution::{verify_report, PayoutStatus};
+    use coalition_datasets::SampleSet;
     use std::path::Path;
 
     fn policy(estimator: Estimator) -> ScoringPolicy {
@@ -214,7 +274,69 @@ mod tests {
             eval_batch_size: 4,
             reward: 1_000_000,
             noise_threshold: to_fixed(1e-4).unwrap(),
+            tamper: None,
         }
+    }
+
+    fn counting_pool(tokens: usize) -> EvalPool {
+        let set = SampleSet::new(counting_stream(tokens, 1), 10).unwrap();
+        EvalPool::new(
+            set,
+            PoolOrigin::PublicSplit {
+                split_hash: [0; 32],
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn revealed_samples_never_score_again() {
+        let model = tiny_model(13);
+        let theta = model.params().flatten().unwrap();
+        let n = theta.len();
+        let players = vec![
+            candidate("a", vec![0.001; n]),
+            candidate("b", vec![-0.001; n]),
+        ];
+        let pool = counting_pool(171); // 17 samples: two rounds of 8, then exhausted
+        let outer = OuterOptimizer::new(OuterParams::averaging(), n);
+        let w = weights(Weighting::Uniform, &[1, 1]).unwrap();
+        let mut revealed = BTreeSet::new();
+        for round in 0..2 {
+            let inputs = RoundInputs {
+                run_id: "run-x",
+                round,
+                model: &model,
+                theta: &theta,
+                model_hash: Hash32(params_hash(&theta)),
+                outer: &outer,
+                players: &players,
+                weights: &w,
+                pool: &pool,
+                revealed: &revealed,
+            };
+            let scored = score_round(&inputs, &policy(Estimator::Auto)).unwrap();
+            for i in scored.eval_samples {
+                assert!(revealed.insert(i), "round {round} reused sample {i}");
+            }
+        }
+        let inputs = RoundInputs {
+            run_id: "run-x",
+            round: 2,
+            model: &model,
+            theta: &theta,
+            model_hash: Hash32(params_hash(&theta)),
+            outer: &outer,
+            players: &players,
+            weights: &w,
+            pool: &pool,
+            revealed: &revealed,
+        };
+        let err = score_round(&inputs, &policy(Estimator::Auto)).unwrap_err();
+        assert!(
+            matches!(err, CoordinatorError::PoolExhausted { needed: 8, left: 1 }),
+            "{err}"
+        );
     }
 
     fn candidate(trainer: &str, values: Vec<f32>) -> Candidate {
@@ -239,7 +361,8 @@ mod tests {
             candidate("free-rider", vec![0.0; n]),
             candidate("corrupt", shuffled),
         ];
-        let held_out = SampleSet::new(counting_stream(400, 1), 10).unwrap();
+        let pool = counting_pool(400);
+        let revealed = BTreeSet::new();
         let outer = OuterOptimizer::new(OuterParams::averaging(), n);
         let w = weights(Weighting::Uniform, &[1, 1, 1]).unwrap();
         let model_hash = Hash32(params_hash(&theta));
@@ -252,7 +375,8 @@ mod tests {
             outer: &outer,
             players: &players,
             weights: &w,
-            held_out: &held_out,
+            pool: &pool,
+            revealed: &revealed,
         };
         let scored = score_round(&inputs, &policy(Estimator::Auto)).unwrap();
         let r = &scored.report;
@@ -274,7 +398,7 @@ mod tests {
         );
 
         // θ_{r+1} from the real aggregator scores exactly loss_full on the recorded samples.
-        let eval = eval_batches(&held_out, &scored.eval_samples, 4).unwrap();
+        let eval = eval_batches(pool.samples(), &scored.eval_samples, 4).unwrap();
         let deltas: Vec<&[f32]> = players.iter().map(|c| c.values.as_slice()).collect();
         let mut next = theta.clone();
         let mut o2 = outer.clone();
@@ -312,7 +436,8 @@ mod tests {
         let model = tiny_model(12);
         let theta = model.params().flatten().unwrap();
         let outer = OuterOptimizer::new(OuterParams::averaging(), theta.len());
-        let held_out = SampleSet::new(counting_stream(200, 1), 10).unwrap();
+        let pool = counting_pool(200);
+        let revealed = BTreeSet::new();
         let inputs = RoundInputs {
             run_id: "run-x",
             round: 0,
@@ -322,7 +447,8 @@ mod tests {
             outer: &outer,
             players: &[],
             weights: &[],
-            held_out: &held_out,
+            pool: &pool,
+            revealed: &revealed,
         };
         let scored = score_round(&inputs, &policy(Estimator::Auto)).unwrap();
         assert!(verify_report(&scored.report).is_match());

@@ -3,6 +3,7 @@
 
 use candle_core::Device;
 use coalition_attribution::{verify_report, Hash32};
+use coalition_coordinator::pool::{EvalPool, PoolOrigin};
 use coalition_coordinator::*;
 use coalition_datasets::SampleSet;
 use coalition_model::checkpoint::params_hash;
@@ -71,6 +72,7 @@ fn a_round_commits_and_a_crash_mid_round_resumes_at_that_round() {
             initial_model_hash: h0,
             seed: 1,
             checkpoint: dir.relative(&dir.checkpoint_dir(0)),
+            eval_pool: None,
         })
         .unwrap();
 
@@ -122,6 +124,14 @@ fn a_round_commits_and_a_crash_mid_round_resumes_at_that_round() {
     let tokens: Vec<u64> = outcome.accepted.iter().map(|c| c.tokens).collect();
     let p = weights(Weighting::Uniform, &tokens).unwrap();
     let held_out = SampleSet::new((0..300u32).map(|j| j % 12).collect::<Vec<_>>(), 8).unwrap();
+    let pool = EvalPool::new(
+        held_out,
+        PoolOrigin::PublicSplit {
+            split_hash: [0; 32],
+        },
+    )
+    .unwrap();
+    let revealed = std::collections::BTreeSet::new();
     let policy = ScoringPolicy {
         estimator: coalition_config::Estimator::Auto,
         auto: Default::default(),
@@ -129,6 +139,7 @@ fn a_round_commits_and_a_crash_mid_round_resumes_at_that_round() {
         eval_batch_size: 3,
         reward: 1000,
         noise_threshold: 0,
+        tamper: None,
     };
     let scored = score_round(
         &RoundInputs {
@@ -140,7 +151,8 @@ fn a_round_commits_and_a_crash_mid_round_resumes_at_that_round() {
             outer: &outer,
             players: &outcome.accepted,
             weights: &p,
-            held_out: &held_out,
+            pool: &pool,
+            revealed: &revealed,
         },
         &policy,
     )
@@ -175,6 +187,7 @@ fn a_round_commits_and_a_crash_mid_round_resumes_at_that_round() {
             eval_loss_after: scored.loss_full,
             round_seconds: 0.0,
             scoring_seconds: 0.0,
+            manifest_sha256: None,
         })
         .unwrap();
 

@@ -27,6 +27,20 @@ pub fn run(file: &Path) -> Result<ExitCode> {
         "  training    {} rounds x {} inner steps, batch {}, lr {}",
         cfg.training.rounds, cfg.training.inner_steps, cfg.training.batch_size, cfg.training.lr
     );
+    match cfg.public_eval_pool() {
+        None => println!(
+            "  eval pool   {:?}: the coordinator's own, never sent to trainers",
+            cfg.eval_kind()
+        ),
+        Some(why) => {
+            println!("  eval pool   {:?}: PUBLIC", cfg.eval_kind());
+            println!(
+                "  warning: {why}: trainers can train on the eval pool and inflate their own scores; \
+                 set [data.eval] kind = \"generated\" (synthetic data) or kind = \"dataset\" with a \
+                 private path for a run that pays strangers"
+            );
+        }
+    }
     println!("  sha256      {}", cfg.hash_hex());
     Ok(ExitCode::SUCCESS)
 }

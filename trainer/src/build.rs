@@ -18,21 +18,32 @@ pub struct HubOptions {
 
 /// Load and tokenise the config's dataset.
 pub fn corpus(cfg: &RunConfig) -> Result<Corpus, TrainerError> {
-    // A manifest given as a path is relative to the config file; otherwise it is a built-in name.
-    let name = &cfg.data.dataset;
+    let manifest = manifest(cfg, &cfg.data.dataset)?;
+    Ok(coalition_datasets::load(
+        &manifest,
+        &load_options(cfg, cfg.data_path()),
+    )?)
+}
+
+/// The manifest `name` refers to in `cfg`: a path to a manifest TOML (relative to the config
+/// file) or a built-in name.
+pub fn manifest(cfg: &RunConfig, name: &str) -> Result<Manifest, TrainerError> {
     let as_path = cfg.base_dir().join(name);
-    let manifest = if name.ends_with(".toml") && as_path.is_file() {
+    Ok(if name.ends_with(".toml") && as_path.is_file() {
         Manifest::from_file(&as_path)?
     } else {
         Manifest::resolve(name)?
-    };
-    let opts = LoadOptions {
-        path_override: cfg.data_path(),
+    })
+}
+
+/// How the config's data files are found, with `path_override` replacing a manifest's source.
+pub fn load_options(cfg: &RunConfig, path_override: Option<PathBuf>) -> LoadOptions {
+    LoadOptions {
+        path_override,
         hub_cache: cfg.data.hub_cache.as_ref().map(|p| cfg.base_dir().join(p)),
         offline: cfg.data.offline,
         base_dir: Some(cfg.base_dir()),
-    };
-    Ok(coalition_datasets::load(&manifest, &opts)?)
+    }
 }
 
 /// The model architecture the config describes, for a tokenizer of `vocab` tokens.

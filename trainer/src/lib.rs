@@ -16,6 +16,7 @@ mod local;
 pub mod node;
 pub mod round;
 mod schedule;
+pub mod thief;
 
 pub use error::TrainerError;
 pub use inner::{eval_loss, InnerTrainer, StepStats};

@@ -249,7 +249,11 @@ fn build_trainer(config_toml: &str, opts: &NodeOptions) -> Result<RoundTrainer, 
     let inner = InnerTrainer::new(model, hp, schedule, t.grad_clip);
     let samples = SampleSet::new(corpus.train.clone(), cfg.data.seq_len)?;
     let sharder = Sharder::new(cfg.run.seed, samples.len(), t.batch_size, 1, 1)?;
-    RoundTrainer::new(inner, samples, sharder, opts.behavior)
+    let mut trainer = RoundTrainer::new(inner, samples, sharder, opts.behavior)?;
+    if opts.behavior == Behavior::EvalThief {
+        trainer.steal(crate::thief::public_split(&corpus.eval, cfg.data.seq_len));
+    }
+    Ok(trainer)
 }
 
 async fn do_work(
@@ -269,6 +273,12 @@ async fn do_work(
         s.theta_hash = work.model_hash;
     }
     observer.round_started(work.round, work.inner_steps);
+    if let (Some(t), Some(dir)) = (
+        s.trainer.as_mut(),
+        std::env::var_os(crate::thief::STEAL_FROM),
+    ) {
+        t.steal(crate::thief::revealed(std::path::Path::new(&dir)));
+    }
     let assignment = Assignment {
         round: work.round,
         first_batch: work.first_batch,

@@ -28,6 +28,11 @@ pub enum Behavior {
     WrongShape,
     /// Train honestly, then corrupt bytes of the encoded frame (tests the decoder).
     CorruptFrame,
+    /// Train on every eval-like sample it can get instead of its batches: the training text's
+    /// public held-out split, and every sample the coordinator has revealed (see
+    /// [`RoundTrainer::steal`]). Shows that only a private, committed eval pool stops a trainer
+    /// from buying score by training on the eval set.
+    EvalThief,
 }
 
 impl std::str::FromStr for Behavior {
@@ -40,9 +45,10 @@ impl std::str::FromStr for Behavior {
             "huge-norm" => Ok(Self::HugeNorm),
             "wrong-shape" => Ok(Self::WrongShape),
             "corrupt-frame" => Ok(Self::CorruptFrame),
+            "eval-thief" => Ok(Self::EvalThief),
             other => Err(format!(
                 "unknown behavior {other:?} (honest, shuffled-labels, free-rider, huge-norm, \
-                 wrong-shape, corrupt-frame)"
+                 wrong-shape, corrupt-frame, eval-thief)"
             )),
         }
     }
@@ -74,6 +80,8 @@ pub struct RoundTrainer {
     samples: SampleSet,
     sharder: Sharder,
     behavior: Behavior,
+    /// [`Behavior::EvalThief`]'s stolen windows (`seq_len + 1` tokens each).
+    stash: Vec<Vec<u32>>,
 }
 
 impl RoundTrainer {
@@ -93,7 +101,19 @@ impl RoundTrainer {
             samples,
             sharder,
             behavior,
+            stash: Vec::new(),
         })
+    }
+
+    /// Add windows of `seq_len + 1` tokens to train on (only [`Behavior::EvalThief`] uses
+    /// them; windows of another length are skipped).
+    pub fn steal(&mut self, windows: impl IntoIterator<Item = Vec<u32>>) {
+        let len = self.samples.seq_len() + 1;
+        for w in windows {
+            if w.len() == len && !self.stash.contains(&w) {
+                self.stash.push(w);
+            }
+        }
     }
 
     pub fn inner(&self) -> &InnerTrainer {
@@ -102,6 +122,9 @@ impl RoundTrainer {
 
     /// Batch `global` of the run's data order.
     pub fn batch(&self, global: u64) -> Result<TokenBatch, TrainerError> {
+        if self.behavior == Behavior::EvalThief && !self.stash.is_empty() {
+            return Ok(self.stolen_batch(global));
+        }
         let per_epoch = self.sharder.rounds_per_epoch().max(1);
         let idx = self
             .sharder
@@ -117,6 +140,20 @@ impl RoundTrainer {
             }
         }
         Ok(batch)
+    }
+
+    /// Batch `global` cut from the stash, cycling through it.
+    fn stolen_batch(&self, global: u64) -> TokenBatch {
+        let size = self.sharder.batch_size();
+        let seq = self.samples.seq_len();
+        let windows = (0..size).map(|k| {
+            let i = (global as usize).wrapping_mul(size).wrapping_add(k) % self.stash.len();
+            &self.stash[i]
+        });
+        let (inputs, targets) = windows
+            .map(|w| (w[..seq].to_vec(), w[1..].to_vec()))
+            .unzip();
+        TokenBatch { inputs, targets }
     }
 
     /// Run one round from the global weights `theta`.

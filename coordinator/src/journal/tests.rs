@@ -26,6 +26,7 @@ pub(crate) fn sample_entries() -> Vec<Entry> {
             initial_model_hash: h("m0"),
             seed: 7,
             checkpoint: "checkpoints/round-0".into(),
+            eval_pool: None,
         },
         Entry::TrainerAdmitted {
             wallet: "Wa11et1".into(),
@@ -91,6 +92,7 @@ pub(crate) fn sample_entries() -> Vec<Entry> {
             eval_loss_after: 2.4 - r as f64 * 0.1,
             round_seconds: 0.0,
             scoring_seconds: 0.0,
+            manifest_sha256: None,
         });
     }
     e
@@ -211,6 +213,7 @@ fn entries_that_would_not_replay_are_refused() {
             eval_loss_after: 1.0,
             round_seconds: 0.0,
             scoring_seconds: 0.0,
+            manifest_sha256: None,
         })
         .unwrap_err();
     assert!(
@@ -237,6 +240,7 @@ proptest::proptest! {
             eval_loss_after: after,
             round_seconds: 0.0,
             scoring_seconds: 0.0,
+            manifest_sha256: None,
         };
         j.append(&e).unwrap();
         let (_, back) = Journal::open(&path).unwrap();

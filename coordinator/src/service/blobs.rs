@@ -1,8 +1,11 @@
-//! The coordinator's blob store: it serves the current model and receives update frames from
-//! admitted trainers, holding each until its `Submit` arrives.
+//! The coordinator's blob store: it serves the current model and every published artifact
+//! (the files each round's manifest lists, and the manifests themselves, by sha256, read from
+//! the run directory on request), and receives update frames from admitted trainers, holding
+//! each until its `Submit` arrives.
 
 use coalition_net::{BlobStore, Hash32, PeerId};
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 /// Shared between the network task and the round loop.
@@ -11,6 +14,8 @@ pub struct CoordinatorBlobs {
     model: RwLock<Option<(Hash32, Arc<Vec<u8>>)>>,
     received: Mutex<HashMap<(PeerId, Hash32), Vec<u8>>>,
     uploaders: RwLock<HashSet<PeerId>>,
+    /// Published artifacts: sha256 → file.
+    published: RwLock<HashMap<Hash32, PathBuf>>,
     max_update_bytes: u64,
 }
 
@@ -39,6 +44,13 @@ impl CoordinatorBlobs {
         }
     }
 
+    /// Serve these files (sha256, path) to any peer from now on.
+    pub fn publish(&self, files: impl IntoIterator<Item = (Hash32, PathBuf)>) {
+        if let Ok(mut p) = self.published.write() {
+            p.extend(files);
+        }
+    }
+
     /// Take the frame `peer` uploaded under `hash`, if any.
     pub fn take(&self, peer: &PeerId, hash: &Hash32) -> Option<Vec<u8>> {
         self.received.lock().ok()?.remove(&(*peer, *hash))
@@ -47,11 +59,15 @@ impl CoordinatorBlobs {
 
 impl BlobStore for CoordinatorBlobs {
     fn get(&self, hash: &Hash32) -> Option<Vec<u8>> {
-        let m = self.model.read().ok()?;
-        match m.as_ref() {
-            Some((h, bytes)) if h == hash => Some(bytes.as_ref().clone()),
-            _ => None,
+        if let Some((h, bytes)) = self.model.read().ok()?.as_ref() {
+            if h == hash {
+                return Some(bytes.as_ref().clone());
+            }
         }
+        let path = self.published.read().ok()?.get(hash)?.clone();
+        // The file was hashed when it was published; a file changed since is not served.
+        let bytes = std::fs::read(path).ok()?;
+        (coalition_net::blob_hash(&bytes) == *hash).then_some(bytes)
     }
 
     fn accept(&self, peer: &PeerId, _hash: &Hash32, len: u64) -> bool {

@@ -1,23 +1,37 @@
-//! Opening (or resuming) a run: the run directory, the journal, the model and the data.
+//! Opening (or resuming) a run: the run directory, the journal (replayed once, by
+//! [`RecoveredState`]), the model and the data.
 
 use candle_core::Device;
 use coalition_attribution::Hash32;
 use coalition_config::RunConfig;
-use coalition_datasets::{SampleSet, Sharder};
+use coalition_datasets::{Corpus, SampleSet, Sharder};
 use coalition_model::checkpoint::params_hash;
+use coalition_model::Llama;
 use coalition_trainer::build::{self, HubOptions};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::path::Path;
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use super::engine::Engine;
-use super::run::ServiceError;
-use crate::journal::{Entry, Journal};
+use super::error::ServiceError;
+use crate::error::CoordinatorError;
+use crate::journal::{Entry, Journal, PoolCommitment};
+use crate::manifest::Manifest;
 use crate::outer::{OuterOptimizer, OuterParams};
+use crate::pool::{self, EvalPool};
 use crate::recovery::RecoveredState;
 use crate::rundir::{Launch, RunDir};
 use crate::score_round::ScoringPolicy;
+
+/// Where the run directory is and how to build the model.
+pub struct Placement {
+    pub runs_root: PathBuf,
+    /// Move an existing run directory with a different config aside.
+    pub start_over: bool,
+    pub hub: HubOptions,
+    pub device: Device,
+}
 
 /// A run ready to serve.
 pub struct Started {
@@ -32,106 +46,50 @@ pub struct Started {
     pub config_hash: [u8; 32],
 }
 
+/// Open the run directory for `cfg` and resume from its journal, or start the run.
 pub fn open(
     cfg: &RunConfig,
     config_bytes: &[u8],
-    runs_root: &Path,
-    start_over: bool,
-    hub: &HubOptions,
-    device: &Device,
+    place: &Placement,
 ) -> Result<Started, ServiceError> {
-    let (dir, launch) = RunDir::launch(runs_root, &cfg.run.name, config_bytes, start_over)?;
+    let (dir, launch) = RunDir::launch(
+        &place.runs_root,
+        &cfg.run.name,
+        config_bytes,
+        place.start_over,
+    )?;
     let (journal, entries) = Journal::open(&dir.journal_path())?;
     let recovered = RecoveredState::from_entries(&entries)?;
     let corpus = build::corpus(cfg)?;
-    let held_out = SampleSet::new(corpus.eval.clone(), cfg.data.seq_len)?;
+    let pool = pool::build(cfg, &corpus, dir.root(), recovered.is_none())?;
     let train = SampleSet::new(corpus.train.clone(), cfg.data.seq_len)?;
     let sharder = Sharder::new(cfg.run.seed, train.len(), cfg.training.batch_size, 1, 1)?;
     let batches_per_epoch = sharder.rounds_per_epoch().max(1);
-    let params = OuterParams::from_config(&cfg.training);
     let config_hash: [u8; 32] = Sha256::digest(config_bytes).into();
-    let policy = ScoringPolicy::from_config(cfg)?;
     let journal = Arc::new(Mutex::new(journal));
-
-    let (model, theta, outer, next_round) = match &recovered {
-        None => {
-            let model = build::initial_model(cfg, corpus.vocab_size, hub, device)?;
-            let theta = model.params().flatten()?;
-            let outer = OuterOptimizer::new(params, theta.len());
-            let h0 = dir.save_checkpoint(0, &model, &theta, &outer)?;
-            journal
-                .lock()
-                .map_err(|_| ServiceError::Internal("journal lock poisoned".into()))?
-                .append(&Entry::RunStarted {
-                    run_id: cfg.run.name.clone(),
-                    config_hash: Hash32(config_hash),
-                    initial_model_hash: h0,
-                    seed: cfg.run.seed,
-                    checkpoint: dir.relative(&dir.checkpoint_dir(0)),
-                })?;
-            (model, theta, outer, 0)
-        }
-        Some(state) => {
-            // The momentum's length is the model's parameter count.
-            let n = coalition_model::checkpoint::load_llama(
-                &dir.checkpoint_dir(state.next_round),
-                device,
-            )?
-            .params()
-            .num_elements();
-            let mut outer = OuterOptimizer::new(params, n);
-            let (model, theta) = dir.load_checkpoint(
-                state.next_round,
-                device,
-                Some(&state.model_hash),
-                &mut outer,
-            )?;
-            (model, theta, outer, state.next_round)
-        }
+    let model = match &recovered {
+        None => fresh_model(cfg, &corpus, &pool, config_hash, &dir, &journal, place)?,
+        Some(state) => resumed_model(cfg, state, &pool, &dir, &place.device)?,
     };
+    let (model, theta, outer, next_round) = model;
     let theta_hash = Hash32(params_hash(&theta));
-
-    // Replay what the journal knows: data cursor, published update hashes, trainers.
-    let mut cursor = 0u64;
-    let mut opened: HashMap<u64, (u64, u64)> = HashMap::new();
-    let mut received: HashMap<(u64, String), [u8; 32]> = HashMap::new();
-    let mut accepted: HashMap<u64, Vec<String>> = HashMap::new();
-    let mut published = HashMap::new();
-    for e in &entries {
-        match e {
-            Entry::RoundOpened {
-                round, assignment, ..
-            } => {
-                let first = assignment.epoch * batches_per_epoch + assignment.round_in_epoch;
-                let span = assignment.slots as u64 * assignment.steps_per_round as u64;
-                opened.insert(*round, (first, span));
-            }
-            Entry::UpdateReceived {
-                round,
-                trainer,
-                update_hash,
-                ..
-            } => {
-                received.insert((*round, trainer.clone()), update_hash.0);
-            }
-            Entry::RoundScored {
-                round, accepted: a, ..
-            } => {
-                accepted.insert(*round, a.clone());
-            }
-            Entry::RoundCommitted { round, .. } => {
-                if let Some((first, span)) = opened.get(round) {
-                    cursor = first + span;
-                }
-                for t in accepted.get(round).into_iter().flatten() {
-                    if let Some(h) = received.get(&(*round, t.clone())) {
-                        published.insert(*h, *round);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
+    let committed = recovered.as_ref().map_or(&[][..], |s| &s.committed[..]);
+    let revealed: BTreeSet<u64> = committed
+        .iter()
+        .flat_map(|c| c.eval_samples.iter().copied())
+        .collect();
+    check_pool_capacity(cfg, &pool, revealed.len() as u64, next_round)?;
+    let cursor = committed
+        .last()
+        .map_or(0, |c| c.next_batch(batches_per_epoch));
+    let published: HashMap<[u8; 32], u64> = committed
+        .iter()
+        .flat_map(|c| c.accepted_updates.iter().map(move |h| (h.0, c.round)))
+        .collect();
+    let last_median = match committed.last() {
+        Some(c) => carried_median(&dir, c.round)?,
+        None => None,
+    };
     let trainers = recovered
         .as_ref()
         .map(|s| {
@@ -150,10 +108,11 @@ pub fn open(
         theta,
         theta_hash,
         outer,
-        held_out,
-        policy,
+        pool,
+        revealed,
+        policy: ScoringPolicy::from_config(cfg)?,
         published,
-        last_median: None,
+        last_median,
     };
     Ok(Started {
         engine,
@@ -164,4 +123,111 @@ pub fn open(
         batches_per_epoch,
         config_hash,
     })
+}
+
+type Model = (Llama, Vec<f32>, OuterOptimizer, u64);
+
+/// A new run: build θ_0, checkpoint it and journal `RunStarted` with the pool commitment.
+fn fresh_model(
+    cfg: &RunConfig,
+    corpus: &Corpus,
+    pool: &EvalPool,
+    config_hash: [u8; 32],
+    dir: &RunDir,
+    journal: &Mutex<Journal>,
+    place: &Placement,
+) -> Result<Model, ServiceError> {
+    let model = build::initial_model(cfg, corpus.vocab_size, &place.hub, &place.device)?;
+    let theta = model.params().flatten()?;
+    let outer = OuterOptimizer::new(OuterParams::from_config(&cfg.training), theta.len());
+    let h0 = dir.save_checkpoint(0, &model, &theta, &outer)?;
+    journal
+        .lock()
+        .map_err(|_| ServiceError::Internal("journal lock poisoned".into()))?
+        .append(&Entry::RunStarted {
+            run_id: cfg.run.name.clone(),
+            config_hash: Hash32(config_hash),
+            initial_model_hash: h0,
+            seed: cfg.run.seed,
+            checkpoint: dir.relative(&dir.checkpoint_dir(0)),
+            eval_pool: Some(PoolCommitment {
+                root: pool.root(),
+                count: pool.len(),
+            }),
+        })?;
+    Ok((model, theta, outer, 0))
+}
+
+/// A resumed run: θ and the outer momentum of the next round, checked against the journal;
+/// the rebuilt eval pool must be the one the run committed to.
+fn resumed_model(
+    cfg: &RunConfig,
+    state: &RecoveredState,
+    pool: &EvalPool,
+    dir: &RunDir,
+    device: &Device,
+) -> Result<Model, ServiceError> {
+    if let Some(c) = &state.run.eval_pool {
+        if c.root != pool.root() || c.count != pool.len() {
+            return Err(CoordinatorError::EvalPool {
+                key: "data.eval",
+                message: format!(
+                    "the run committed to an eval pool of {} samples with root {}; this config \
+                     builds {} samples with root {}",
+                    c.count,
+                    c.root,
+                    pool.len(),
+                    pool.root()
+                ),
+            }
+            .into());
+        }
+    }
+    // The momentum's length is the model's parameter count.
+    let n = coalition_model::checkpoint::load_llama(&dir.checkpoint_dir(state.next_round), device)?
+        .params()
+        .num_elements();
+    let mut outer = OuterOptimizer::new(OuterParams::from_config(&cfg.training), n);
+    let (model, theta) = dir.load_checkpoint(
+        state.next_round,
+        device,
+        Some(&state.model_hash),
+        &mut outer,
+    )?;
+    Ok((model, theta, outer, state.next_round))
+}
+
+/// Refuse to start a run whose pool cannot score its remaining rounds (each sample scores one
+/// round only).
+fn check_pool_capacity(
+    cfg: &RunConfig,
+    pool: &EvalPool,
+    revealed: u64,
+    next_round: u64,
+) -> Result<(), ServiceError> {
+    let rounds_left = (cfg.training.rounds as u64).saturating_sub(next_round);
+    let needed = rounds_left * cfg.attribution.eval_sequences as u64;
+    let left = pool.len().saturating_sub(revealed);
+    if needed > left {
+        return Err(CoordinatorError::EvalPool {
+            key: "data.eval.samples",
+            message: format!(
+                "{rounds_left} rounds of `attribution.eval_sequences = {}` need {needed} unrevealed \
+                 eval samples, and the pool has {left} (each sample scores one round only)",
+                cfg.attribution.eval_sequences
+            ),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// The median update norm round `round` carried to the next (from its manifest).
+fn carried_median(dir: &RunDir, round: u64) -> Result<Option<f64>, ServiceError> {
+    let path = dir.manifest_path(round);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(&path).map_err(crate::error::io("read", &path))?;
+    Ok(Manifest::from_bytes(&bytes, &path)?.next_median)
 }

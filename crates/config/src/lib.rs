@@ -8,7 +8,10 @@
 //! * [`RunConfig::hash`] is the sha256 of the file's bytes as launched, recorded by the
 //!   coordinator and on chain.
 //!
-//! Sections: `[run]`, `[model]`, `[data]`, `[training]`, `[network]`, `[attribution]`,
+//! * [`trainer_view`] is the config text trainers receive: the launched file without
+//!   `[data.eval]`, the coordinator's private eval pool.
+//!
+//! Sections: `[run]`, `[model]`, `[data]` (with `[data.eval]`), `[training]`, `[network]`, `[attribution]`,
 //! `[rewards]`. Only `[run]`, `[model]` and `[data]` are required; the others have defaults
 //! documented on their fields.
 
@@ -17,7 +20,10 @@ mod schema;
 mod validate;
 
 pub use error::ConfigError;
+mod trainer_view;
+
 pub use schema::{
-    AttributionSection, DataSection, Estimator, ModelKind, ModelSection, NetworkSection,
-    RewardsSection, RunConfig, RunSection, TrainingSection,
+    AttributionSection, DataSection, Estimator, EvalKind, EvalSection, ModelKind, ModelSection,
+    NetworkSection, RewardsSection, RunConfig, RunSection, TrainingSection,
 };
+pub use trainer_view::trainer_view;

@@ -93,6 +93,40 @@ pub struct DataSection {
     pub offline: bool,
     /// Tokens per training sample.
     pub seq_len: usize,
+    /// `[data.eval]`: the coordinator's held-out pool that scores every round. Never sent to
+    /// trainers. Absent: the held-out tail of the training text (`kind = "public-split"`).
+    pub eval: Option<EvalSection>,
+}
+
+/// Where the eval pool comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvalKind {
+    /// The run's own generator (a synthetic dataset) with a secret seed the coordinator draws
+    /// when the run is created and reveals when it ends.
+    Generated,
+    /// Another dataset (a manifest, optionally with a local file) that only the coordinator
+    /// holds.
+    Dataset,
+    /// The held-out tail of the training text. Trainers have that text: they can train on the
+    /// eval pool and inflate their own scores. For trusted trainers or experiments only.
+    PublicSplit,
+}
+
+/// `[data.eval]`: the eval pool (see [`EvalKind`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalSection {
+    pub kind: EvalKind,
+    /// `kind = "dataset"`: a built-in manifest name or a path to a manifest TOML.
+    pub dataset: Option<String>,
+    /// `kind = "dataset"`: a local file instead of the manifest's source (relative to the
+    /// config file).
+    pub path: Option<PathBuf>,
+    /// Pool size in samples (token windows of `data.seq_len + 1`). `generated`: this many are
+    /// generated (default: enough for every round); otherwise at most this many are used
+    /// (default: all). Each sample scores at most one round.
+    pub samples: Option<usize>,
 }
 
 /// `[training]`: inner (local) optimiser, outer optimiser and schedule.
@@ -178,6 +212,9 @@ pub struct AttributionSection {
     pub noise_threshold: f64,
     /// Aggregate only updates whose score is non-negative.
     pub aggregate_nonnegative_only: bool,
+    /// Rounds whose update frames stay on disk (and are served) for re-verification;
+    /// 0 keeps the whole run.
+    pub verification_window: u64,
 }
 
 /// `[rewards]`: token rewards per round and which ledger records them.
@@ -269,6 +306,7 @@ impl Default for AttributionSection {
             duplicate_cosine: 0.999,
             noise_threshold: 1e-4,
             aggregate_nonnegative_only: false,
+            verification_window: 0,
         }
     }
 }
@@ -330,6 +368,47 @@ impl RunConfig {
     /// `data.path` resolved against the config's directory.
     pub fn data_path(&self) -> Option<PathBuf> {
         self.data.path.as_ref().map(|p| self.base_dir().join(p))
+    }
+
+    /// The eval pool's kind (`public-split` when `[data.eval]` is absent).
+    pub fn eval_kind(&self) -> EvalKind {
+        self.data
+            .eval
+            .as_ref()
+            .map_or(EvalKind::PublicSplit, |e| e.kind)
+    }
+
+    /// `data.eval.path` resolved against the config's directory.
+    pub fn eval_path(&self) -> Option<PathBuf> {
+        let e = self.data.eval.as_ref()?;
+        e.path.as_ref().map(|p| self.base_dir().join(p))
+    }
+
+    /// Why this run's eval pool is public text that trainers can read (and so train on), or
+    /// `None` when the pool is the coordinator's own.
+    pub fn public_eval_pool(&self) -> Option<String> {
+        let eval = self.data.eval.as_ref();
+        match self.eval_kind() {
+            EvalKind::Generated => None,
+            EvalKind::PublicSplit => Some(format!(
+                "the eval pool is the held-out tail of `data.dataset = {:?}`, which every trainer loads",
+                self.data.dataset
+            )),
+            EvalKind::Dataset => {
+                let dataset = eval.and_then(|e| e.dataset.as_deref()).unwrap_or_default();
+                let private_file = eval.is_some_and(|e| e.path.is_some());
+                let same = dataset == self.data.dataset && eval.and_then(|e| e.path.as_ref()) == self.data.path.as_ref();
+                if same {
+                    Some(format!("`data.eval.dataset = {dataset:?}` is the training data itself"))
+                } else if private_file {
+                    None
+                } else {
+                    Some(format!(
+                        "`data.eval.dataset = {dataset:?}` is a published dataset without a private `data.eval.path`"
+                    ))
+                }
+            }
+        }
     }
 
     /// Total inner steps a single-process run takes.

@@ -48,6 +48,35 @@ impl Checker<'_> {
     }
 }
 
+/// `[data.eval]`: the keys each kind needs and allows.
+fn check_eval(c: &Checker<'_>, e: &crate::EvalSection) -> Result<(), ConfigError> {
+    use crate::EvalKind;
+    if let Some(n) = e.samples {
+        c.range_usize("data.eval.samples", n, 1, 1 << 24)?;
+    }
+    match e.kind {
+        EvalKind::Dataset => match e.dataset.as_deref() {
+            None => Err(c.fail(
+                "data.eval.dataset",
+                "is required with kind = \"dataset\" (a manifest name or path)".to_string(),
+            )),
+            Some(d) if d.trim().is_empty() => Err(c.fail("data.eval.dataset", "is empty".into())),
+            Some(_) => Ok(()),
+        },
+        EvalKind::Generated | EvalKind::PublicSplit => {
+            for (key, set) in [
+                ("data.eval.dataset", e.dataset.is_some()),
+                ("data.eval.path", e.path.is_some()),
+            ] {
+                if set {
+                    return Err(c.fail(key, "is only used with kind = \"dataset\"".into()));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
 impl RunConfig {
     /// Check every range and cross-field constraint.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
@@ -118,6 +147,10 @@ impl RunConfig {
                     format!("{max} is shorter than data.seq_len {}", d.seq_len),
                 ));
             }
+        }
+
+        if let Some(e) = &d.eval {
+            check_eval(&c, e)?;
         }
 
         let t = &self.training;

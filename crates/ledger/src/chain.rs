@@ -161,6 +161,16 @@ impl Chain {
         }
     }
 
+    /// The cluster's latest blockhash: a value nobody could predict before it was produced
+    /// (reviewers derive their challenges from it).
+    pub fn latest_blockhash(&self) -> Result<[u8; 32]> {
+        let hash = self
+            .rpc
+            .get_latest_blockhash()
+            .map_err(|e| self.rpc_err("fetch the latest blockhash", e))?;
+        Ok(hash.to_bytes())
+    }
+
     /// Signs `ixs` with `payer` (fee payer) and `signers`, sends and waits for confirmation.
     /// `what` names the step in errors and logs; on devnet and mainnet-beta the step and its
     /// explorer link are printed on stdout.

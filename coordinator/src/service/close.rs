@@ -1,0 +1,223 @@
+//! The phases of closing a round, in order: [`Engine::screen`] (decode + pre-filter),
+//! [`Engine::score`] (the round game, the report, `RoundScored`), [`Engine::commit`]
+//! (aggregate, outer step, checkpoint, reveal and manifest ([`Engine::publish`]),
+//! `RoundCommitted`).
+
+use std::time::Instant;
+
+use super::engine::{Engine, Outcome, Row, Submission};
+use crate::aggregate::{aggregate, nonnegative_only, weights, Weighting};
+use crate::error::Result;
+use crate::eval::eval_loss;
+use crate::evalset::eval_batches;
+use crate::journal::{Entry, Rejected};
+use crate::prefilter::{prefilter, Candidate, FilterOutcome, PrefilterConfig};
+use crate::report_io::write_report;
+use crate::score_round::{score_round, RoundInputs, ScoredRound, Tamper};
+
+/// A frame that arrived, as the manifest lists it.
+pub struct Frame {
+    pub trainer: String,
+    pub update_hash: coalition_attribution::Hash32,
+    pub tokens: u64,
+}
+
+/// The round's updates after decoding and the pre-filter.
+pub struct Screened {
+    /// Every frame received, in slot order.
+    pub frames: Vec<Frame>,
+    /// Lines for trainers that missed the deadline or were refused or merged.
+    pub rows: Vec<Row>,
+    /// Frames that did not decode (journaled with the pre-filter's refusals).
+    pub undecodable: Vec<Rejected>,
+    pub outcome: FilterOutcome,
+}
+
+/// The scored round and the aggregation weights p_i it used.
+pub struct Scored {
+    pub round: ScoredRound,
+    pub weights: Vec<f32>,
+}
+
+impl Engine {
+    /// Decode every frame and run the pre-filter; `missed` trainers get a `Missed` row.
+    pub fn screen(&self, subs: Vec<Submission>, missed: Vec<String>) -> Screened {
+        let n = self.theta.len();
+        let mut rows: Vec<Row> = missed
+            .into_iter()
+            .map(|trainer| Row {
+                trainer,
+                outcome: Outcome::Missed,
+            })
+            .collect();
+        let mut undecodable = Vec::new();
+        let mut candidates = Vec::new();
+        let frames = subs
+            .iter()
+            .map(|s| Frame {
+                trainer: s.trainer.clone(),
+                update_hash: s.update_hash,
+                tokens: s.tokens,
+            })
+            .collect();
+        for s in subs {
+            match coalition_net::decode(&s.frame, n as u64) {
+                Ok(values) => candidates.push(Candidate {
+                    trainer: s.trainer,
+                    update_hash: s.update_hash.0,
+                    values,
+                    tokens: s.tokens,
+                }),
+                Err(e) => undecodable.push(Rejected {
+                    trainer: s.trainer,
+                    reason: format!("undecodable update: {e}"),
+                }),
+            }
+        }
+        let pcfg = PrefilterConfig::from_config(&self.cfg, n);
+        let published = &self.published;
+        let outcome = prefilter(
+            candidates,
+            &pcfg,
+            |h| published.get(h).copied(),
+            self.last_median,
+        );
+        let refused = undecodable
+            .iter()
+            .map(|r| (r.trainer.clone(), r.reason.clone()))
+            .chain(
+                outcome
+                    .rejected
+                    .iter()
+                    .map(|(t, reason)| (t.clone(), reason.to_string())),
+            );
+        rows.extend(refused.map(|(trainer, reason)| Row {
+            trainer,
+            outcome: Outcome::Rejected(reason),
+        }));
+        rows.extend(outcome.duplicates.iter().map(|(trainer, of)| Row {
+            trainer: trainer.clone(),
+            outcome: Outcome::Duplicate(of.clone()),
+        }));
+        Screened {
+            frames,
+            rows,
+            undecodable,
+            outcome,
+        }
+    }
+
+    /// Score the accepted updates, write `reports/round-N.json` and journal `RoundScored`.
+    pub fn score(&self, round: u64, screened: &Screened) -> Result<Scored> {
+        let accepted = &screened.outcome.accepted;
+        let tokens: Vec<u64> = accepted.iter().map(|c| c.tokens).collect();
+        let p = weights(Weighting::Uniform, &tokens)?;
+        let inputs = RoundInputs {
+            run_id: &self.run_id,
+            round,
+            model: &self.model,
+            theta: &self.theta,
+            model_hash: self.theta_hash,
+            outer: &self.outer,
+            players: accepted,
+            weights: &p,
+            pool: &self.pool,
+            revealed: &self.revealed,
+        };
+        let scored = score_round(&inputs, &self.policy)?;
+        let report_path = self.dir.report_path(round);
+        let sha = write_report(&report_path, &scored.report)?;
+        let mut entry = Entry::round_scored(
+            round,
+            self.dir.relative(&report_path),
+            sha,
+            &screened.outcome,
+            &scored.eval_samples,
+        );
+        if let Entry::RoundScored { rejected, .. } = &mut entry {
+            rejected.extend(screened.undecodable.iter().cloned());
+        }
+        self.append(&entry)?;
+        Ok(Scored {
+            round: scored,
+            weights: p,
+        })
+    }
+
+    /// θ_{r+1} = outer step of Σ p_i Δ_i (only non-negative scorers with
+    /// `aggregate_nonnegative_only`), checkpointed and journaled as `RoundCommitted`. Returns
+    /// the eval loss of the committed model on the round's eval batch.
+    pub fn commit(
+        &mut self,
+        round: u64,
+        screened: &Screened,
+        scored: &Scored,
+        opened: Instant,
+        start: Instant,
+    ) -> Result<f64> {
+        let n = self.theta.len();
+        let accepted = &screened.outcome.accepted;
+        let report = &scored.round.report;
+        let p = &scored.weights;
+        let scores: Vec<f64> = report.players.iter().map(|r| r.score).collect();
+        let filtered = self.cfg.attribution.aggregate_nonnegative_only;
+        let coeffs = if filtered {
+            nonnegative_only(p, &scores)
+        } else {
+            p.clone()
+        };
+        let deltas: Vec<&[f32]> = accepted.iter().map(|c| c.values.as_slice()).collect();
+        let g = aggregate(&deltas, &coeffs, n)?;
+        self.outer.apply(&mut self.theta, &g)?;
+        if matches!(self.policy.tamper, Some(Tamper::NextModel { round: r }) if r == round) {
+            if let Some(w) = self.theta.first_mut() {
+                *w += 1e-3;
+            }
+        }
+        let hash = self
+            .dir
+            .save_checkpoint(round + 1, &self.model, &self.theta, &self.outer)?;
+        // With negative-score updates left out, the committed model is not θ^N: measure it.
+        let loss_after = if filtered && coeffs != *p {
+            let samples = &scored.round.eval_samples;
+            let batches = eval_batches(self.pool.samples(), samples, self.policy.eval_batch_size)?;
+            eval_loss(&self.model, &batches)?
+        } else {
+            scored.round.loss_full
+        };
+        let manifest = self.publish(round, screened, scored, hash)?;
+        self.theta_hash = hash;
+        self.append(&Entry::RoundCommitted {
+            round,
+            model_hash: hash,
+            checkpoint: self.dir.relative(&self.dir.checkpoint_dir(round + 1)),
+            eval_loss_before: scored.round.loss_before,
+            eval_loss_after: loss_after,
+            round_seconds: opened.elapsed().as_secs_f64(),
+            scoring_seconds: start.elapsed().as_secs_f64(),
+            manifest_sha256: Some(manifest),
+        })?;
+        self.remember(round, &screened.outcome, &scored.round.eval_samples);
+        Ok(loss_after)
+    }
+
+    /// After a commit: the accepted hashes are published (replays refused), the eval samples
+    /// are revealed (never drawn again), the median norm carries to the next round, and frames
+    /// outside the verification window (`attribution.verification_window`, 0 = keep all) are
+    /// pruned.
+    fn remember(&mut self, round: u64, outcome: &FilterOutcome, eval_samples: &[u64]) {
+        for c in &outcome.accepted {
+            self.published.insert(c.update_hash, round);
+        }
+        self.revealed.extend(eval_samples.iter().copied());
+        if outcome.median_norm.is_some() {
+            self.last_median = outcome.median_norm;
+        }
+        let window = self.cfg.attribution.verification_window;
+        if window > 0 {
+            if let Err(e) = self.dir.prune_updates(round, window) {
+                tracing::warn!("could not prune old updates: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! A reviewer re-derives rounds closed by the real engine (no network, no chain: the chain's
+//! records are taken from the journal and reports, as the recorder writes them), and catches
+//! each kind of lie.
+
+use coalition_attribution::{Hash32, Seed};
+use coalition_config::RunConfig;
+use coalition_coordinator::journal::read_entries;
+use coalition_coordinator::rederive::{
+    rederive_round, ChainRound, ChainRun, Challenge, DirArtifacts, History,
+};
+use coalition_coordinator::score_round::Tamper;
+use coalition_coordinator::service::engine::{Engine, Submission};
+use coalition_coordinator::service::{open_run, Placement};
+use coalition_coordinator::{read_report, Entry};
+use std::path::Path;
+use std::time::Instant;
+
+const CONFIG: &str = r#"
+[run]
+name = "rederive"
+seed = 5
+[model]
+kind = "llama"
+hidden_size = 16
+intermediate_size = 32
+num_layers = 1
+num_heads = 2
+[data]
+dataset = "synthetic-arith"
+seq_len = 16
+[data.eval]
+kind = "generated"
+[training]
+batch_size = 4
+inner_steps = 2
+rounds = 3
+lr = 1e-2
+outer_lr = 0.7
+outer_momentum = 0.9
+[attribution]
+estimator = "exact"
+eval_sequences = 8
+[rewards]
+per_round = 1000
+cluster = "none"
+"#;
+
+const TRAINERS: [&str; 3] = [
+    "4vJ9JU1bJJE96FWSJKvHsmmFADCg4gpZQff4P3bkLKi",
+    "8qbHbw2BbbTHBW1sbeqakYXVKRQM8Ne7pLK7m6CVfeR",
+    "CktRuQ2mttgRGkXJtyksdKHjUdc2C4TgDzyB98oEzy8",
+];
+
+fn start(dir: &Path) -> Engine {
+    let path = dir.join("rederive.toml");
+    std::fs::write(&path, CONFIG).unwrap();
+    let cfg = RunConfig::from_file(&path).unwrap();
+    let place = Placement {
+        runs_root: dir.join("runs"),
+        start_over: false,
+        hub: Default::default(),
+        device: candle_core::Device::Cpu,
+    };
+    open_run(&cfg, CONFIG.as_bytes(), &place).unwrap().engine
+}
+
+/// Close `round` with three updates: two small random directions and a zero update.
+fn close(engine: &mut Engine, round: u64) {
+    let n = engine.theta.len();
+    let subs = TRAINERS
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let values: Vec<f32> = (0..n)
+                .map(|j| match i {
+                    2 => 0.0,
+                    _ => ((j * 7 + i * 13 + round as usize) % 17) as f32 * 1e-4 - 8e-4,
+                })
+                .collect();
+            let frame = coalition_net::encode(&values, 64).unwrap();
+            let update_hash = engine.dir.store_update(round, &frame).unwrap();
+            Submission {
+                trainer: t.to_string(),
+                update_hash,
+                frame,
+                tokens: 128,
+            }
+        })
+        .collect();
+    let summary = engine
+        .close_round(round, subs, vec![], Instant::now())
+        .unwrap();
+    assert!(summary.committed);
+}
+
+/// What the recorder would put on chain, from the run directory.
+fn chain(root: &Path) -> (ChainRun, Vec<ChainRound>) {
+    let entries = read_entries(&root.join("journal.jsonl")).unwrap();
+    let Entry::RunStarted {
+        config_hash,
+        eval_pool: Some(pool),
+        ..
+    } = &entries[0]
+    else {
+        panic!("no pool commitment in {:?}", entries[0]);
+    };
+    let run = ChainRun {
+        config_hash: *config_hash,
+        eval_pool_root: pool.root,
+        eval_pool_count: pool.count,
+    };
+    let mut model = entries.iter().find_map(|e| match e {
+        Entry::RunStarted {
+            initial_model_hash, ..
+        } => Some(*initial_model_hash),
+        _ => None,
+    });
+    let mut rounds = Vec::new();
+    for e in &entries {
+        if let Entry::RoundCommitted {
+            round,
+            model_hash,
+            manifest_sha256,
+            ..
+        } = e
+        {
+            let report = read_report(&root.join(format!("reports/round-{round}.json"))).unwrap();
+            rounds.push(ChainRound {
+                round: *round,
+                model_hash: model.unwrap(),
+                next_model_hash: *model_hash,
+                manifest_hash: manifest_sha256.unwrap(),
+                updates_root: report.roots.updates,
+                scores_root: report.roots.scores,
+                transcript_root: report.roots.transcript,
+                total_payout: report.paid,
+                credited_payout: report.paid,
+                trainer_count: report.players.len() as u32,
+                contributions_recorded: report.players.len() as u32,
+                closed: true,
+            });
+            model = Some(*model_hash);
+        }
+    }
+    (run, rounds)
+}
+
+fn challenge() -> Challenge {
+    Challenge {
+        seed: Seed([9; 32]),
+        records: 8,
+        tolerance: 0.0,
+    }
+}
+
+/// Re-derive every round in order; the first discrepancy as text.
+fn rederive_all(root: &Path, run: &ChainRun, rounds: &[ChainRound]) -> Result<usize, String> {
+    let mut history = History::default();
+    let mut artifacts = DirArtifacts::new(root);
+    let mut checked = 0;
+    for r in rounds {
+        let check = rederive_round(
+            run,
+            r,
+            &history,
+            &mut artifacts,
+            &challenge(),
+            &candle_core::Device::Cpu,
+        )
+        .map_err(|d| d.to_string())?;
+        assert_eq!(check.passed.len(), 9, "{:?}", check.passed);
+        checked += check.reevaluated;
+        history.absorb(&check.manifest, &check.reveal);
+    }
+    Ok(checked)
+}
+
+#[test]
+fn honest_rounds_rederive_and_every_lie_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut engine = start(dir.path());
+    let root = engine.dir.root().to_path_buf();
+    for round in 0..2 {
+        close(&mut engine, round);
+    }
+    let (run, rounds) = chain(&root);
+    assert_eq!(rounds.len(), 2);
+    let reevaluated = rederive_all(&root, &run, &rounds).unwrap();
+    assert_eq!(reevaluated, 16, "3 players: all 8 coalitions of each round");
+
+    // A credit that differs from the report.
+    let mut credited = rounds.clone();
+    credited[1].credited_payout += 1;
+    let e = rederive_all(&root, &run, &credited).unwrap_err();
+    assert!(e.contains("round 1: credits"), "{e}");
+
+    // A pool other than the committed one.
+    let other = ChainRun {
+        eval_pool_root: Hash32([1; 32]),
+        ..run.clone()
+    };
+    let e = rederive_all(&root, &other, &rounds).unwrap_err();
+    assert!(e.contains("round 0: eval"), "{e}");
+
+    // A swapped update frame.
+    let manifest = std::fs::read_to_string(root.join("manifests/round-1.json")).unwrap();
+    let frame =
+        coalition_coordinator::manifest::Manifest::from_bytes(manifest.as_bytes(), Path::new("m"))
+            .unwrap()
+            .updates[0]
+            .frame
+            .clone();
+    let frame_path = root.join(&frame.path);
+    let original = std::fs::read(&frame_path).unwrap();
+    let mut swapped = original.clone();
+    let last = swapped.len() - 1;
+    swapped[last] ^= 1;
+    std::fs::write(&frame_path, &swapped).unwrap();
+    let e = rederive_all(&root, &run, &rounds).unwrap_err();
+    assert!(e.contains("round 1: manifest") && e.contains(".bin"), "{e}");
+    std::fs::write(&frame_path, &original).unwrap();
+    rederive_all(&root, &run, &rounds).unwrap();
+}
+
+#[test]
+fn a_fabricated_utility_and_a_wrong_next_model_are_caught() {
+    for (tamper, check) in [
+        (
+            Tamper::Utility { round: 1 },
+            "round 1: coalitions: coalition [0, 1, 2]",
+        ),
+        (Tamper::NextModel { round: 0 }, "round 0: next model"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut engine = start(dir.path());
+        engine.policy.tamper = Some(tamper);
+        let root = engine.dir.root().to_path_buf();
+        for round in 0..2 {
+            close(&mut engine, round);
+        }
+        let (run, rounds) = chain(&root);
+        let e = rederive_all(&root, &run, &rounds).unwrap_err();
+        assert!(e.contains(check), "{tamper:?}: {e}");
+    }
+}
