@@ -6,7 +6,7 @@
 //!
 //! ## The game
 //! For round r the coordinator scores players (trainers) `0..n` with
-//! `v(S) = L_eval(θ^∅) − L_eval(outer_step(θ_r, m_r, Σ_{i∈S} p_i Δ_i))` (design.md §5). Here it
+//! `v(S) = L_eval(θ^∅) − L_eval(outer_step(θ_r, m_r, Σ_{i∈S} p_i Δ_i))` (docs/DESIGN.md §5). Here it
 //! is any [`Game`]: a number of players, a utility per [`Coalition`] (u64 bitmask, n ≤ 64, or
 //! its sorted member list), and optionally a path hook returning v and ∂v/∂w_i at the
 //! fractional coalition w = t·1 (see [`game`]). Build one from closures with [`from_fn`] /

@@ -11,8 +11,8 @@
 //!                    ‖ u64le(k) ‖ h_1 ‖ … ‖ h_k )        (update hashes sorted bytewise ascending)
 //! ```
 //!
-//! This is design.md's `sha256(run id ‖ round ‖ model hash ‖ sorted update hashes)` with a
-//! domain tag and length prefixes added so that no two different inputs share a preimage.
+//! This is docs/DESIGN.md §5's `sha256(run id ‖ round ‖ model hash ‖ sorted update hashes)`
+//! with a domain tag and length prefixes added so that no two different inputs share a preimage.
 //!
 //! Each consumer of randomness uses its own sub-seed,
 //! `sha256("coalition-attribution/v1/" ‖ label ‖ 0x00 ‖ seed)`, so streams never overlap:

@@ -94,9 +94,9 @@ pub fn aggregate(deltas: &[&[f32]], weights: &[f32], len: usize) -> Result<Vec<f
     Ok(out)
 }
 
-/// The coefficients for design.md's option "aggregate only updates with φ_i ≥ 0": p_i where
-/// `scores[i] ≥ 0`, else 0. The weights of the others are *not* renormalised, so the committed
-/// model is the game's θ^S for S = {i : φ_i ≥ 0}.
+/// The coefficients for the option "aggregate only updates with φ_i ≥ 0" (docs/DESIGN.md §5):
+/// p_i where `scores[i] ≥ 0`, else 0. The weights of the others are *not* renormalised, so the
+/// committed model is the game's θ^S for S = {i : φ_i ≥ 0}.
 pub fn nonnegative_only(weights: &[f32], scores: &[f64]) -> Vec<f32> {
     weights
         .iter()

@@ -13,7 +13,7 @@
 //!    replayed updates rejected; norms clipped to c × median; duplicates merged into the
 //!    earliest submission).
 //! 4. [`aggregate::weights`]: p_i (uniform or by tokens).
-//! 5. [`score_round()`]: the round game ([`scoring::RoundGame`], design.md §5:
+//! 5. [`score_round()`]: the round game ([`scoring::RoundGame`], docs/DESIGN.md §5:
 //!    v(S) = L_eval(θ^∅) − L_eval(θ^S), θ^S = outer step of Σ_{i∈S} p_i Δ_i with the momentum
 //!    fixed) on an eval batch the round seed draws from the committed, hidden eval pool's
 //!    unrevealed samples ([`pool`]), scored by

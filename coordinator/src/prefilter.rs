@@ -1,5 +1,5 @@
 //! The pre-filter every decoded update passes before it is scored or aggregated
-//! (design.md §5).
+//! (docs/DESIGN.md §5).
 //!
 //! Candidates are taken **in submission order**. In that order:
 //!

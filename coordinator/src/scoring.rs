@@ -1,4 +1,4 @@
-//! The round game of design.md §5 on a real model.
+//! The round game of docs/DESIGN.md §5 on a real model.
 //!
 //! For players i = 0..n with (pre-filtered) pseudo-gradients Δ_i and aggregation weights p_i,
 //! the momentum buffer m_r held fixed:
