@@ -57,7 +57,10 @@ impl<G: Game> Cached<G> {
         let value = self
             .game
             .utility(coalition)
-            .map_err(|source| AttributionError::Utility { coalition, source })?;
+            .map_err(|source| AttributionError::Utility {
+                coalition,
+                error: source,
+            })?;
         if !value.is_finite() {
             return Err(AttributionError::NonFiniteUtility { coalition, value });
         }
@@ -72,7 +75,7 @@ impl<G: Game> Cached<G> {
             let p = self
                 .game
                 .path_point(t)
-                .map_err(|source| AttributionError::Path { t, source })?;
+                .map_err(|source| AttributionError::Path { t, error: source })?;
             if p.gradient.len() != self.players {
                 return Err(AttributionError::GradientLength {
                     t,

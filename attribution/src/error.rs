@@ -24,19 +24,14 @@ impl GameError {
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum AttributionError {
     /// The utility callback failed.
-    #[error("utility of coalition {coalition} failed: {source}")]
+    #[error("utility of coalition {coalition} failed: {error}")]
     Utility {
         coalition: Coalition,
-        #[source]
-        source: GameError,
+        error: GameError,
     },
     /// The path-gradient callback failed.
-    #[error("path point at t = {t} failed: {source}")]
-    Path {
-        t: f64,
-        #[source]
-        source: GameError,
-    },
+    #[error("path point at t = {t} failed: {error}")]
+    Path { t: f64, error: GameError },
     /// A utility came back NaN or infinite. Map such outcomes to a finite penalty inside the
     /// callback if that is the policy you want; the library never guesses.
     #[error("utility of coalition {coalition} is not finite ({value})")]

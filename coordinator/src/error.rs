@@ -11,13 +11,18 @@ pub enum CoordinatorError {
     #[error("internal error: {0}")]
     Internal(String),
     /// A filesystem operation failed.
-    #[error("cannot {op} {path}: {source}")]
+    #[error("cannot {op} {path}: {error}")]
     Io {
         op: &'static str,
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
+    /// Another coordinator holds the run directory.
+    #[error(
+        "{path} is held by another coordinator (pid {holder}); one coordinator per run \
+         directory: stop that one first, or choose another [run] name"
+    )]
+    RunLocked { path: PathBuf, holder: String },
     /// The run name cannot name a directory.
     #[error(
         "run name {name:?} is not allowed: use 1-128 letters, digits, `-` and `_` \
@@ -108,5 +113,5 @@ pub(crate) fn io(
     path: impl Into<PathBuf>,
 ) -> impl FnOnce(std::io::Error) -> CoordinatorError {
     let path = path.into();
-    move |source| CoordinatorError::Io { op, path, source }
+    move |error| CoordinatorError::Io { op, path, error }
 }

@@ -243,25 +243,32 @@ impl Journal {
     /// Append one entry and fsync it. Refuses entries that would not replay (e.g. a NaN loss,
     /// which JSON cannot represent).
     pub fn append(&mut self, entry: &Entry) -> Result<()> {
-        let mut line =
-            serde_json::to_string(entry).map_err(|e| CoordinatorError::EntryNotReplayable {
-                message: e.to_string(),
-            })?;
-        // JSON has no NaN or infinity (serde_json writes `null`, which would not read back):
-        // make sure the line replays before it reaches the file.
-        if let Err(e) = serde_json::from_str::<Entry>(&line) {
-            return Err(CoordinatorError::EntryNotReplayable {
-                message: format!("{line}: {e}"),
-            });
+        self.append_all(std::slice::from_ref(entry))
+    }
+
+    /// Append several entries with one fsync at the end (admissions and leaves are batched
+    /// this way). Each is checked to replay before any is written.
+    pub fn append_all(&mut self, entries: &[Entry]) -> Result<()> {
+        let mut text = String::new();
+        for entry in entries {
+            text.push_str(&replayable_line(entry)?);
         }
-        line.push('\n');
-        self.file
-            .write_all(line.as_bytes())
-            .map_err(io("append to journal", &self.path))?;
-        self.file
-            .sync_data()
-            .map_err(io("fsync journal", &self.path))?;
-        self.entries += 1;
+        let before = self
+            .file
+            .metadata()
+            .map_err(io("stat journal", &self.path))?
+            .len();
+        let written = self
+            .file
+            .write_all(text.as_bytes())
+            .and_then(|_| self.file.sync_data());
+        if let Err(e) = written {
+            // A partial line (a full disk) must not stay in front of the next append: cut the
+            // file back to where it was, so the journal stays a list of whole entries.
+            let _ = self.file.set_len(before);
+            return Err(io("append to journal", &self.path)(e));
+        }
+        self.entries += entries.len();
         Ok(())
     }
 
@@ -277,6 +284,22 @@ impl Journal {
     pub fn is_empty(&self) -> bool {
         self.entries == 0
     }
+}
+
+/// `entry` as a journal line (with its newline), refusing one that would not read back (JSON
+/// has no NaN or infinity: serde_json writes `null`, which would not replay).
+fn replayable_line(entry: &Entry) -> Result<String> {
+    let mut line =
+        serde_json::to_string(entry).map_err(|e| CoordinatorError::EntryNotReplayable {
+            message: e.to_string(),
+        })?;
+    if let Err(e) = serde_json::from_str::<Entry>(&line) {
+        return Err(CoordinatorError::EntryNotReplayable {
+            message: format!("{line}: {e}"),
+        });
+    }
+    line.push('\n');
+    Ok(line)
 }
 
 /// Read a journal without modifying it (for inspection). A torn last line is skipped.

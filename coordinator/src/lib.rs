@@ -41,6 +41,7 @@ pub mod eval;
 pub mod evalset;
 pub mod fsutil;
 pub mod journal;
+pub mod lock;
 pub mod manifest;
 pub mod outer;
 pub mod pool;
@@ -52,6 +53,7 @@ pub mod rundir;
 pub mod score_round;
 pub mod scoring;
 pub mod service;
+pub mod sketch;
 pub mod vecmath;
 
 #[cfg(test)]

@@ -8,8 +8,9 @@
 //! - `config`: the launched config (its sha256 is the run's config hash);
 //! - `before` / `after`: the checkpoint files of θ_r and θ_{r+1} (Hugging Face layout plus the
 //!   outer momentum), with the model hashes (`params_hash` of the flat f32 weights);
-//! - `updates`: every frame received, accepted or not, with what the pre-filter did to it
-//!   (its player index, weight p_i and clip factor; or the refusal reason; or whom it copied),
+//! - `updates`: every frame received, in arrival order, accepted or not, with what the
+//!   pre-filter did to it (its player index, weight p_i, clip factor and the earlier updates it
+//!   was projected off as a near-copy; or the refusal reason; or whom it copied),
 //!   and the pre-filter's inputs carried from the previous round (`prev_median`);
 //! - `eval`: the pool commitment, how many samples earlier rounds revealed, and the reveal file;
 //! - `report`: the attribution report;
@@ -36,12 +37,11 @@ pub struct FileRef {
 }
 
 impl FileRef {
-    /// Hash the file at `path` (relative to `dir`).
+    /// Hash the file at `path` (inside `dir`; recorded relative to it).
     pub fn of(dir: &RunDir, path: &Path) -> Result<FileRef> {
-        let abs = dir.resolve(path);
-        let bytes = std::fs::read(&abs).map_err(io("read", &abs))?;
+        let bytes = std::fs::read(path).map_err(io("read", path))?;
         Ok(FileRef {
-            path: dir.relative(&abs),
+            path: dir.relative(path),
             sha256: coalition_attribution::sha256(&bytes),
             bytes: bytes.len() as u64,
         })
@@ -62,11 +62,14 @@ pub struct CheckpointRef {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum UpdateStatus {
     /// Scored as player `player` with aggregation weight `weight`, after scaling by `clip`
-    /// (1.0 when not clipped).
+    /// (1.0 when not clipped) and removing its components along the updates of
+    /// `projected_off` (a near-copy of theirs).
     Accepted {
         player: u32,
         weight: f32,
         clip: f32,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        projected_off: Vec<String>,
     },
     Rejected {
         reason: String,
@@ -83,6 +86,8 @@ pub struct UpdateRef {
     pub trainer: String,
     /// Tokens its assignment covered (the weights' input).
     pub tokens: u64,
+    /// Its data slot: players are scored in slot order.
+    pub slot: u32,
     pub frame: FileRef,
     #[serde(flatten)]
     pub status: UpdateStatus,

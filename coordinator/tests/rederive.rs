@@ -5,6 +5,7 @@
 use coalition_attribution::{Hash32, Seed};
 use coalition_config::RunConfig;
 use coalition_coordinator::journal::read_entries;
+use coalition_coordinator::manifest::UpdateStatus;
 use coalition_coordinator::rederive::{
     rederive_round, ChainRound, ChainRun, Challenge, DirArtifacts, History,
 };
@@ -50,6 +51,9 @@ const TRAINERS: [&str; 3] = [
     "8qbHbw2BbbTHBW1sbeqakYXVKRQM8Ne7pLK7m6CVfeR",
     "CktRuQ2mttgRGkXJtyksdKHjUdc2C4TgDzyB98oEzy8",
 ];
+/// Sends trainer 0's update plus 5% noise (a near-copy) in round 0, and trainer 0's round-0
+/// update again, re-encoded with another block size, in round 1 (a replay).
+const COPIER: &str = "9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin";
 
 fn start(dir: &Path) -> Engine {
     let path = dir.join("rederive.toml");
@@ -64,29 +68,54 @@ fn start(dir: &Path) -> Engine {
     open_run(&cfg, CONFIG.as_bytes(), &place).unwrap().engine
 }
 
-/// Close `round` with three updates: two small random directions and a zero update.
+fn values(n: usize, i: usize, round: u64) -> Vec<f32> {
+    (0..n)
+        .map(|j| match i {
+            2 => 0.0,
+            _ => ((j * 7 + i * 13 + round as usize) % 17) as f32 * 1e-4 - 8e-4,
+        })
+        .collect()
+}
+
+fn submission(
+    engine: &Engine,
+    round: u64,
+    trainer: &str,
+    v: &[f32],
+    block: u32,
+    slot: u32,
+) -> Submission {
+    let frame = coalition_net::encode(v, block).unwrap();
+    let update_hash = engine.dir.store_update(round, &frame).unwrap();
+    Submission {
+        trainer: trainer.to_string(),
+        update_hash,
+        frame,
+        tokens: 128,
+        slot,
+    }
+}
+
+/// Close `round` with three updates (two small directions and a zero update), and the
+/// copier's (see [`COPIER`]).
 fn close(engine: &mut Engine, round: u64) {
     let n = engine.theta.len();
-    let subs = TRAINERS
+    let mut subs: Vec<Submission> = TRAINERS
         .iter()
         .enumerate()
-        .map(|(i, t)| {
-            let values: Vec<f32> = (0..n)
-                .map(|j| match i {
-                    2 => 0.0,
-                    _ => ((j * 7 + i * 13 + round as usize) % 17) as f32 * 1e-4 - 8e-4,
-                })
-                .collect();
-            let frame = coalition_net::encode(&values, 64).unwrap();
-            let update_hash = engine.dir.store_update(round, &frame).unwrap();
-            Submission {
-                trainer: t.to_string(),
-                update_hash,
-                frame,
-                tokens: 128,
-            }
-        })
+        .map(|(i, t)| submission(engine, round, t, &values(n, i, round), 64, i as u32 + 1))
         .collect();
+    let copied: Vec<f32> = if round == 0 {
+        values(n, 0, 0)
+            .iter()
+            .enumerate()
+            .map(|(j, v)| v + if j % 2 == 0 { 4e-5 } else { -4e-5 })
+            .collect()
+    } else {
+        values(n, 0, 0)
+    };
+    // The copier holds the lowest slot but arrives last.
+    subs.push(submission(engine, round, COPIER, &copied, 32, 0));
     let summary = engine
         .close_round(round, subs, vec![], Instant::now())
         .unwrap();
@@ -170,7 +199,12 @@ fn rederive_all(root: &Path, run: &ChainRun, rounds: &[ChainRound]) -> Result<us
         .map_err(|d| d.to_string())?;
         assert_eq!(check.passed.len(), 9, "{:?}", check.passed);
         checked += check.reevaluated;
-        history.absorb(&check.manifest, &check.reveal);
+        history.absorb(
+            &check.manifest,
+            &check.reveal,
+            &check.content,
+            check.replay_window,
+        );
     }
     Ok(checked)
 }
@@ -186,8 +220,36 @@ fn honest_rounds_rederive_and_every_lie_is_named() {
     let (run, rounds) = chain(&root);
     assert_eq!(rounds.len(), 2);
     let reevaluated = rederive_all(&root, &run, &rounds).unwrap();
-    assert_eq!(reevaluated, 16, "3 players: all 8 coalitions of each round");
-
+    assert_eq!(
+        reevaluated,
+        8 + 8,
+        "16 coalitions of 4 players, then 8 of 3"
+    );
+    // The copier was scored on what it added (projected off trainer 0), then refused as a
+    // replay; a reviewer re-derived both decisions.
+    let manifest = |r: u64| {
+        let text = std::fs::read_to_string(root.join(format!("manifests/round-{r}.json"))).unwrap();
+        coalition_coordinator::manifest::Manifest::from_bytes(text.as_bytes(), Path::new("m"))
+            .unwrap()
+    };
+    let status = |r: u64| {
+        manifest(r)
+            .updates
+            .into_iter()
+            .find(|u| u.trainer == COPIER)
+            .unwrap()
+            .status
+    };
+    assert!(
+        matches!(&status(0), UpdateStatus::Accepted { player: 0, projected_off, .. } if projected_off == &[TRAINERS[0].to_string()]),
+        "{:?}",
+        status(0)
+    );
+    assert!(
+        matches!(&status(1), UpdateStatus::Rejected { reason } if reason.contains("replays the update of") && reason.contains("round 0")),
+        "{:?}",
+        status(1)
+    );
     // A credit that differs from the report.
     let mut credited = rounds.clone();
     credited[1].credited_payout += 1;

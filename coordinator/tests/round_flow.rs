@@ -117,8 +117,14 @@ fn a_round_commits_and_a_crash_mid_round_resumes_at_that_round() {
         max_norm: 1e3,
         clip_multiplier: 3.0,
         duplicate_cosine: 0.999,
+        copy_cosine: 0.9,
     };
-    let outcome = prefilter(candidates, &pcfg, |_| None, None);
+    let history = coalition_coordinator::prefilter::History {
+        by_hash: |_: &[u8; 32]| None,
+        recent: &[],
+        reference_norm: None,
+    };
+    let outcome = prefilter(candidates, &pcfg, &history);
     assert_eq!(outcome.accepted.len(), 2);
     assert_eq!(outcome.rejected[0].0, "carol");
     let tokens: Vec<u64> = outcome.accepted.iter().map(|c| c.tokens).collect();

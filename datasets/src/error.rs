@@ -8,11 +8,10 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum DatasetError {
     /// A file could not be read (it exists, or the error is not "not found").
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     /// A data, manifest or tokenizer file is missing.
@@ -178,7 +177,7 @@ pub(crate) fn io_error(
     } else {
         DatasetError::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         }
     }
 }

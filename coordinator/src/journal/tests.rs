@@ -252,6 +252,8 @@ proptest::proptest! {
 fn round_scored_lists_come_from_the_filter_outcome() {
     use crate::prefilter::{Candidate, FilterOutcome, Reason};
     let outcome = FilterOutcome {
+        projected: vec![],
+        sketches: vec![],
         accepted: vec![Candidate {
             trainer: "a".into(),
             update_hash: [1; 32],

@@ -44,6 +44,11 @@ pub struct RoundCheck {
     pub manifest: Manifest,
     pub reveal: Reveal,
     pub report: Report,
+    /// What this round published by content (its accepted updates and outer step), for the
+    /// next rounds' replay check: pass it to [`super::History::absorb`].
+    pub content: Vec<crate::prefilter::Published>,
+    /// `attribution.replay_window` of the run.
+    pub replay_window: u64,
     /// Transcript records re-evaluated, and the largest difference seen.
     pub reevaluated: usize,
     pub max_difference: f64,
@@ -101,10 +106,13 @@ pub fn rederive_round(
     let (reveal, batches) = check_eval(&mut ctx, run, history, artifacts, &loaded)?;
     let (reevaluated, max_difference) =
         check_coalitions(&mut ctx, challenge, &loaded, &outcome, &batches)?;
-    check_next_model(&mut ctx, chain, artifacts.root(), &loaded, &outcome)?;
+    let step = check_next_model(&mut ctx, chain, artifacts.root(), &loaded, &outcome)?;
     check_credits(&mut ctx, chain, &loaded.report)?;
+    let content = crate::service::published_content(chain.round, &outcome, step).collect();
     Ok(RoundCheck {
         round: chain.round,
+        content,
+        replay_window: loaded.cfg.attribution.replay_window,
         passed: ctx.passed,
         manifest: loaded.manifest,
         report: loaded.report,
@@ -279,12 +287,19 @@ fn check_prefilter(
         }
     }
     let pcfg = PrefilterConfig::from_config(&l.cfg, n);
-    let outcome = prefilter(
-        candidates,
-        &pcfg,
-        |h| history.published.get(h).copied(),
-        history.carried_median,
-    );
+    let h = super::super::prefilter::History {
+        by_hash: |h: &[u8; 32]| history.published.get(h).copied(),
+        recent: &history.recent,
+        reference_norm: history.carried_median,
+    };
+    let mut outcome = prefilter(candidates, &pcfg, &h);
+    let slot = |t: &str| {
+        m.updates
+            .iter()
+            .find(|u| u.trainer == t)
+            .map_or(u32::MAX, |u| u.slot)
+    };
+    outcome.accepted.sort_by_key(|c| slot(&c.trainer));
     compare_outcome(ctx, l, &outcome, &undecodable)?;
     ctx.pass(
         "prefilter",
@@ -318,6 +333,7 @@ fn compare_outcome(
                     player,
                     weight,
                     clip,
+                    projected_off,
                 },
                 Some(i),
             ) => {
@@ -326,9 +342,17 @@ fn compare_outcome(
                     .iter()
                     .find(|(t, _)| t == who)
                     .map_or(1.0, |(_, f)| *f);
+                let off: Vec<&String> = outcome
+                    .projected
+                    .iter()
+                    .filter(|(t, _)| t == who)
+                    .map(|(_, o)| o)
+                    .collect();
                 *player as usize == i
                     && weight.to_bits() == p[i].to_bits()
                     && clip.to_bits() == c.to_bits()
+                    && off.len() == projected_off.len()
+                    && off.iter().zip(projected_off).all(|(a, b)| *a == b)
             }
             (UpdateStatus::Duplicate { of }, None) => {
                 outcome.duplicates.iter().any(|(t, o)| t == who && o == of)
@@ -515,14 +539,15 @@ fn check_coalitions(
     Ok((k, max_diff))
 }
 
-/// Check 8: θ_{r+1} and m_{r+1} follow from θ_r, m_r and the players' updates.
+/// Check 8: θ_{r+1} and m_{r+1} follow from θ_r, m_r and the players' updates. Returns the
+/// sketch of the outer step θ_r − θ_{r+1}.
 fn check_next_model(
     ctx: &mut Ctx,
     chain: &ChainRound,
     root: &Path,
     l: &Loaded,
     outcome: &FilterOutcome,
-) -> Result<(), Discrepancy> {
+) -> Result<crate::sketch::Sketch, Discrepancy> {
     let n = l.theta.len();
     let deltas: Vec<&[f32]> = outcome
         .accepted
@@ -583,7 +608,8 @@ fn check_next_model(
             deltas.len()
         ),
     );
-    Ok(())
+    let sketch = crate::sketch::sketch;
+    Ok(sketch(&l.theta).minus(&sketch(&theta)))
 }
 
 /// Check 9: the chain credited what the report pays.

@@ -11,15 +11,17 @@ use crate::error::Result;
 use crate::eval::eval_loss;
 use crate::evalset::eval_batches;
 use crate::journal::{Entry, Rejected};
-use crate::prefilter::{prefilter, Candidate, FilterOutcome, PrefilterConfig};
+use crate::prefilter::{prefilter, Candidate, FilterOutcome, History, PrefilterConfig, Published};
 use crate::report_io::write_report;
 use crate::score_round::{score_round, RoundInputs, ScoredRound, Tamper};
+use crate::sketch::sketch;
 
 /// A frame that arrived, as the manifest lists it.
 pub struct Frame {
     pub trainer: String,
     pub update_hash: coalition_attribution::Hash32,
     pub tokens: u64,
+    pub slot: u32,
 }
 
 /// The round's updates after decoding and the pre-filter.
@@ -58,8 +60,9 @@ impl Engine {
                 trainer: s.trainer.clone(),
                 update_hash: s.update_hash,
                 tokens: s.tokens,
+                slot: s.slot,
             })
-            .collect();
+            .collect::<Vec<_>>();
         for s in subs {
             match coalition_net::decode(&s.frame, n as u64) {
                 Ok(values) => candidates.push(Candidate {
@@ -76,12 +79,13 @@ impl Engine {
         }
         let pcfg = PrefilterConfig::from_config(&self.cfg, n);
         let published = &self.published;
-        let outcome = prefilter(
-            candidates,
-            &pcfg,
-            |h| published.get(h).copied(),
-            self.last_median,
-        );
+        let history = History {
+            by_hash: |h: &[u8; 32]| published.get(h).copied(),
+            recent: &self.recent,
+            reference_norm: self.last_median,
+        };
+        let mut outcome = prefilter(candidates, &pcfg, &history);
+        sort_by_slot(&mut outcome, &frames);
         let refused = undecodable
             .iter()
             .map(|r| (r.trainer.clone(), r.reason.clone()))
@@ -187,6 +191,9 @@ impl Engine {
         };
         let manifest = self.publish(round, screened, scored, hash)?;
         self.theta_hash = hash;
+        let next_sketch = sketch(&self.theta);
+        let step = self.theta_sketch.minus(&next_sketch);
+        self.theta_sketch = next_sketch;
         self.append(&Entry::RoundCommitted {
             round,
             model_hash: hash,
@@ -197,7 +204,7 @@ impl Engine {
             scoring_seconds: start.elapsed().as_secs_f64(),
             manifest_sha256: Some(manifest),
         })?;
-        self.remember(round, &screened.outcome, &scored.round.eval_samples);
+        self.remember(round, &screened.outcome, &scored.round.eval_samples, step);
         Ok(loss_after)
     }
 
@@ -205,19 +212,60 @@ impl Engine {
     /// are revealed (never drawn again), the median norm carries to the next round, and frames
     /// outside the verification window (`attribution.verification_window`, 0 = keep all) are
     /// pruned.
-    fn remember(&mut self, round: u64, outcome: &FilterOutcome, eval_samples: &[u64]) {
+    fn remember(
+        &mut self,
+        round: u64,
+        outcome: &FilterOutcome,
+        eval_samples: &[u64],
+        step: crate::sketch::Sketch,
+    ) {
         for c in &outcome.accepted {
             self.published.insert(c.update_hash, round);
+        }
+        let window = self.cfg.attribution.replay_window;
+        self.recent.retain(|p| p.round + window > round + 1);
+        if window > 0 {
+            self.recent.extend(published_content(round, outcome, step));
         }
         self.revealed.extend(eval_samples.iter().copied());
         if outcome.median_norm.is_some() {
             self.last_median = outcome.median_norm;
         }
-        let window = self.cfg.attribution.verification_window;
-        if window > 0 {
-            if let Err(e) = self.dir.prune_updates(round, window) {
+        let keep = self.cfg.attribution.verification_window;
+        if keep > 0 {
+            if let Err(e) = self.dir.prune_updates(round, keep) {
                 tracing::warn!("could not prune old updates: {e}");
             }
         }
     }
+}
+
+/// What round `round` published, by content: its accepted updates as submitted and its outer
+/// step θ_r − θ_{r+1} (whose sketch is `step`).
+pub fn published_content(
+    round: u64,
+    outcome: &FilterOutcome,
+    step: crate::sketch::Sketch,
+) -> impl Iterator<Item = Published> + '_ {
+    let updates = outcome.sketches.iter().map(move |(t, s)| Published {
+        round,
+        what: format!("update of {t}"),
+        sketch: s.clone(),
+    });
+    updates.chain(std::iter::once(Published {
+        round,
+        what: "outer step".into(),
+        sketch: step,
+    }))
+}
+
+/// Players are scored in slot order (arrival order only decides who authored a copy).
+pub fn sort_by_slot(outcome: &mut FilterOutcome, frames: &[Frame]) {
+    let slot = |t: &str| {
+        frames
+            .iter()
+            .find(|f| f.trainer == t)
+            .map_or(u32::MAX, |f| f.slot)
+    };
+    outcome.accepted.sort_by_key(|c| slot(&c.trainer));
 }

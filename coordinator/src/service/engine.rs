@@ -25,6 +25,8 @@ pub struct Submission {
     pub frame: Vec<u8>,
     /// Tokens the assignment covered (computed by the coordinator, not reported).
     pub tokens: u64,
+    /// The trainer's data slot in the round (the scoring order).
+    pub slot: u32,
 }
 
 /// What happened to one trainer in a round.
@@ -78,6 +80,10 @@ pub struct Engine {
     pub policy: ScoringPolicy,
     /// Update hashes of committed rounds → round (replays are refused).
     pub published: HashMap<[u8; 32], u64>,
+    /// Updates and outer steps of the last `attribution.replay_window` rounds, by content.
+    pub recent: Vec<crate::prefilter::Published>,
+    /// The sketch of θ_r (the outer step's sketch is the difference of two).
+    pub theta_sketch: crate::sketch::Sketch,
     pub last_median: Option<f64>,
 }
 
@@ -89,8 +95,8 @@ impl Engine {
             .append(entry)
     }
 
-    /// Close round `round` with the updates that arrived; `missed` lists participants that
-    /// sent nothing; `opened` is when the round opened (for the journal's timing).
+    /// Close round `round` with the updates that arrived (in arrival order); `missed` lists
+    /// participants that sent nothing; `opened` is when the round opened (for the journal).
     ///
     /// Decode and pre-filter ([`Engine::screen`]) → score and write the report
     /// ([`Engine::score`], journals `RoundScored`) → aggregate, step, checkpoint

@@ -1,7 +1,5 @@
 //! The errors that stop the coordinator service.
 
-use std::path::PathBuf;
-
 /// Errors that stop the coordinator.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -15,12 +13,6 @@ pub enum ServiceError {
     Dataset(#[from] coalition_datasets::DatasetError),
     #[error("network: {0}")]
     Net(Box<coalition_net::NetError>),
-    #[error("cannot write {path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
     #[error("internal error: {0}")]
     Internal(String),
 }

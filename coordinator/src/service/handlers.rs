@@ -3,6 +3,7 @@
 //! log; only a failed journal write is an error.
 
 use coalition_net::{verify_join, PeerId, Request, Response, StatusInfo, Work};
+use std::time::{Duration, Instant};
 use tracing::info;
 
 use super::engine::Submission;
@@ -59,12 +60,30 @@ impl Service {
         if let Some(i) = self.trainer_of(&peer) {
             let wallet = self.trainers[i].wallet.clone();
             self.trainers[i].peer = None;
-            self.journal(&Entry::TrainerLeft {
+            self.pending.push(Entry::TrainerLeft {
                 wallet,
                 reason: "left".into(),
-            })?;
+            });
         }
         Ok(Response::Ack)
+    }
+
+    /// Whether `peer` may join now (at most `network.joins_per_peer_per_minute`).
+    fn join_allowed(&mut self, peer: PeerId) -> bool {
+        let limit = self.cfg.network.joins_per_peer_per_minute as usize;
+        let now = Instant::now();
+        let times = self.join_times.entry(peer).or_default();
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(60))
+        {
+            times.pop_front();
+        }
+        if times.len() >= limit {
+            return false;
+        }
+        times.push_back(now);
+        true
     }
 
     fn join(
@@ -81,6 +100,9 @@ impl Service {
                 self.cfg.run.name
             ));
         }
+        if !self.join_allowed(peer) {
+            return reject("too many joins from this peer; wait a minute");
+        }
         if !verify_join(&wallet, run_id, &peer, signature) {
             return reject("the join signature does not verify for this wallet and peer");
         }
@@ -89,24 +111,24 @@ impl Service {
         if !allow.is_empty() && !allow.contains(&wallet58) {
             return reject(format!("wallet {wallet58} is not on this run's allowlist"));
         }
-        let index = match self.trainers.iter().position(|t| t.wallet == wallet58) {
-            Some(i) => i,
-            None => {
-                if self.trainers.len() >= self.cfg.network.max_trainers {
-                    return reject(format!(
-                        "the run is full ({} trainers)",
-                        self.cfg.network.max_trainers
-                    ));
-                }
-                let id = self.trainers.len() as u32;
-                self.trainers.push(Trainer {
-                    wallet: wallet58.clone(),
-                    id,
-                    peer: None,
-                });
-                self.trainers.len() - 1
-            }
-        };
+        let known = self.trainers.iter().position(|t| t.wallet == wallet58);
+        let live = known.is_some_and(|i| self.trainers[i].peer.is_some());
+        // Only connected trainers count against the cap: departed or crashed ones do not hold
+        // a place (a flood of joins that disconnect cannot lock the run).
+        let max = self.cfg.network.max_trainers;
+        if !live && self.active() >= max {
+            return reject(format!("the run is full ({max} trainers connected)"));
+        }
+        let index = known.unwrap_or_else(|| {
+            let id = self.trainers.iter().map(|t| t.id + 1).max().unwrap_or(0);
+            self.trainers.push(Trainer {
+                wallet: wallet58.clone(),
+                id,
+                peer: None,
+                missed: 0,
+            });
+            self.trainers.len() - 1
+        });
         // A wallet has one live peer: a reconnecting trainer replaces its old connection.
         for t in &mut self.trainers {
             if t.peer == Some(peer) {
@@ -115,11 +137,11 @@ impl Service {
         }
         self.trainers[index].peer = Some(peer);
         let id = self.trainers[index].id;
-        self.journal(&Entry::TrainerAdmitted {
+        self.pending.push(Entry::TrainerAdmitted {
             wallet: wallet58.clone(),
             peer_id: peer.to_string(),
             slot: id,
-        })?;
+        });
         info!(wallet = %wallet58, id, "trainer admitted");
         observer.trainer_joined(&wallet58, id);
         Ok(Response::Joined {
@@ -223,12 +245,15 @@ impl Service {
             tokens,
         })?;
         if let Phase::Open(open) = &mut self.phase {
+            let slot = open.slots.iter().position(|(t, _)| *t == i).unwrap_or(0) as u32;
             let submission = Submission {
                 trainer: wallet,
                 update_hash: stored,
                 frame,
                 tokens,
+                slot,
             };
+            open.arrivals.push(i);
             open.submitted.insert(i, submission);
         }
         Ok(Response::Accepted)

@@ -11,6 +11,9 @@ use super::engine::{Engine, RoundSummary, Submission};
 use super::error::ServiceError;
 use super::options::ServiceObserver;
 use super::state::{unix_ms, LiveRound, Phase, ScoringJob, Service};
+
+/// Pause before a round that could not be closed runs again.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
 use crate::journal::{DataAssignment, Entry, Participant};
 
 impl Service {
@@ -19,6 +22,9 @@ impl Service {
     pub fn on_tick(&mut self) -> Option<ScoringJob> {
         match &self.phase {
             Phase::Gathering { since } => {
+                if Instant::now() < *since {
+                    return None; // a retry's pause
+                }
                 if self.round >= self.rounds {
                     self.phase = Phase::Finished {
                         since: Instant::now(),
@@ -104,12 +110,14 @@ impl Service {
             deadline,
             deadline_unix_ms: unix_ms(deadline),
             submitted: HashMap::new(),
+            arrivals: Vec::new(),
         });
         Ok(())
     }
 
     /// Stop taking updates and score the round on a blocking thread. Submissions are passed in
-    /// slot order, so scoring does not depend on arrival order.
+    /// arrival order (the pre-filter credits a copied update's first submitter); players are
+    /// then scored in slot order.
     fn close_round(&mut self) -> Option<ScoringJob> {
         let Phase::Open(open) = std::mem::replace(&mut self.phase, Phase::Scoring) else {
             return None;
@@ -121,15 +129,69 @@ impl Service {
             .filter(|(t, _)| !open.submitted.contains_key(t))
             .map(|(t, _)| self.trainers[*t].wallet.clone())
             .collect();
-        let mut subs: Vec<(usize, Submission)> = open.submitted.into_iter().collect();
-        subs.sort_by_key(|(t, _)| open.slots.iter().position(|(s, _)| s == t));
-        let subs: Vec<Submission> = subs.into_iter().map(|(_, s)| s).collect();
+        self.count_no_shows(&open);
+        let mut submitted = open.submitted;
+        let subs: Vec<Submission> = open
+            .arrivals
+            .iter()
+            .filter_map(|t| submitted.remove(t))
+            .collect();
         let (round, opened) = (open.round, open.opened);
         self.blobs.set_uploaders(std::iter::empty());
         Some(tokio::task::spawn_blocking(move || {
             let result = engine.close_round(round, subs, missed, opened);
             (engine, result)
         }))
+    }
+
+    /// The round could not be closed. The coordinator does not stop: it runs the round again
+    /// (after `RETRY_AFTER`, so a full disk or a busy ledger gets time to recover), except when
+    /// the eval pool is exhausted, which ends the run.
+    pub fn on_failed(&mut self, engine: Engine, error: crate::CoordinatorError) {
+        self.engine = Some(engine);
+        if let crate::CoordinatorError::PoolExhausted { .. } = error {
+            tracing::error!(round = self.round, "{error}; the run stops here");
+            self.rounds = self.round;
+            self.phase = Phase::Finished {
+                since: Instant::now(),
+            };
+            return;
+        }
+        tracing::error!(
+            round = self.round,
+            "the round could not be closed ({error}); running it again in {RETRY_AFTER:?}"
+        );
+        self.phase = Phase::Gathering {
+            since: Instant::now() + RETRY_AFTER,
+        };
+    }
+
+    /// Participants that sent nothing this round get a strike; `network.evict_after_missed`
+    /// strikes in a row evict one (disconnected, its place freed; it may join again).
+    fn count_no_shows(&mut self, open: &LiveRound) {
+        let limit = self.cfg.network.evict_after_missed;
+        for &(t, _) in &open.slots {
+            let trainer = &mut self.trainers[t];
+            if open.submitted.contains_key(&t) {
+                trainer.missed = 0;
+                continue;
+            }
+            trainer.missed += 1;
+            if trainer.missed < limit {
+                continue;
+            }
+            trainer.missed = 0;
+            let Some(peer) = trainer.peer.take() else {
+                continue;
+            };
+            warn!(wallet = %trainer.wallet, "evicted after missing {limit} rounds in a row");
+            self.pending.push(Entry::TrainerLeft {
+                wallet: trainer.wallet.clone(),
+                reason: format!("missed {limit} rounds in a row"),
+            });
+            let client = self.client.clone();
+            tokio::spawn(async move { client.disconnect(peer).await });
+        }
     }
 
     /// The scoring job is done: serve the new model and move the data cursor if the round was

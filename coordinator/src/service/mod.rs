@@ -32,7 +32,7 @@ mod run;
 pub mod startup;
 mod state;
 
-pub use close::{Scored, Screened};
+pub use close::{published_content, sort_by_slot, Frame, Scored, Screened};
 pub use engine::{Outcome, RoundSummary, Row};
 pub use error::ServiceError;
 pub use identity::NODE_KEY_FILE;

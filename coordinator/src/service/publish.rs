@@ -90,10 +90,17 @@ impl Engine {
                         .iter()
                         .find(|(t, _)| *t == f.trainer)
                         .map_or(1.0, |(_, c)| *c);
+                    let projected_off = outcome
+                        .projected
+                        .iter()
+                        .filter(|(t, _)| *t == f.trainer)
+                        .map(|(_, of)| of.clone())
+                        .collect();
                     UpdateStatus::Accepted {
                         player: i as u32,
                         weight: scored.weights[i],
                         clip,
+                        projected_off,
                     }
                 } else if let Some((_, of)) =
                     outcome.duplicates.iter().find(|(t, _)| *t == f.trainer)
@@ -118,6 +125,7 @@ impl Engine {
                 Ok(UpdateRef {
                     trainer: f.trainer.clone(),
                     tokens: f.tokens,
+                    slot: f.slot,
                     frame: FileRef::of(&self.dir, &self.dir.update_path(round, &f.update_hash))?,
                     status,
                 })

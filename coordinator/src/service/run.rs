@@ -4,7 +4,7 @@
 
 use coalition_config::RunConfig;
 use coalition_model::checkpoint::params_to_le_bytes;
-use coalition_net::{Event, Multiaddr, NetConfig};
+use coalition_net::{Event, Multiaddr, NetConfig, Response};
 use sha2::Digest;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,11 +53,13 @@ pub async fn run(
                 None => return Err(ServiceError::Internal("the network task stopped".into())),
             },
             _ = tick.tick() => {
+                svc.flush_pending();
                 if let Some(job) = svc.on_tick() {
                     scoring = Some(job);
                 }
                 if let Phase::Finished { since } = svc.phase {
                     if since.elapsed() >= opts.linger || svc.all_told() {
+                        svc.flush_pending();
                         svc.client.shutdown().await;
                         return Ok(svc.summary);
                     }
@@ -66,7 +68,10 @@ pub async fn run(
             done = async { match scoring.as_mut() { Some(j) => j.await, None => std::future::pending().await } } => {
                 scoring = None;
                 let (engine, result) = done.map_err(|e| ServiceError::Internal(format!("scoring task: {e}")))?;
-                svc.on_scored(engine, result?, observer);
+                match result {
+                    Ok(summary) => svc.on_scored(engine, summary, observer),
+                    Err(e) => svc.on_failed(engine, e),
+                }
             },
         }
     }
@@ -127,6 +132,7 @@ async fn connect(
                 wallet: wallet.clone(),
                 id: *id,
                 peer: None,
+                missed: 0,
             })
             .collect(),
         journal: started.engine.journal.clone(),
@@ -147,6 +153,9 @@ async fn connect(
         phase: Phase::Gathering {
             since: Instant::now(),
         },
+        _lock: started.lock,
+        pending: Vec::new(),
+        join_times: Default::default(),
     };
     Ok((svc, events))
 }
@@ -175,7 +184,17 @@ impl Service {
                 request,
                 responder,
             } => {
-                let response = self.handle(peer, request, observer)?;
+                // Nothing a peer sends stops the coordinator: a request that cannot be served
+                // (e.g. the journal cannot be written) is refused with the reason.
+                let response = match self.handle(peer, request, observer) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        warn!(%peer, "cannot serve a request: {e}");
+                        Response::Rejected {
+                            reason: format!("the coordinator cannot serve this now: {e}"),
+                        }
+                    }
+                };
                 if let Err(e) = self.client.respond(responder, response).await {
                     warn!(%peer, "could not answer: {e}");
                 }

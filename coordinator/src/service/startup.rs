@@ -17,12 +17,14 @@ use super::engine::Engine;
 use super::error::ServiceError;
 use crate::error::CoordinatorError;
 use crate::journal::{Entry, Journal, PoolCommitment};
+use crate::lock::RunLock;
 use crate::manifest::Manifest;
 use crate::outer::{OuterOptimizer, OuterParams};
 use crate::pool::{self, EvalPool};
 use crate::recovery::RecoveredState;
 use crate::rundir::{Launch, RunDir};
 use crate::score_round::ScoringPolicy;
+use crate::sketch::sketch;
 
 /// Where the run directory is and how to build the model.
 pub struct Placement {
@@ -36,6 +38,8 @@ pub struct Placement {
 /// A run ready to serve.
 pub struct Started {
     pub engine: Engine,
+    /// This process's hold on the run directory.
+    pub lock: RunLock,
     pub launch: Launch,
     pub next_round: u64,
     /// Global index of the next round's first batch.
@@ -52,6 +56,7 @@ pub fn open(
     config_bytes: &[u8],
     place: &Placement,
 ) -> Result<Started, ServiceError> {
+    let lock = RunLock::acquire(&place.runs_root, &cfg.run.name)?;
     let (dir, launch) = RunDir::launch(
         &place.runs_root,
         &cfg.run.name,
@@ -73,6 +78,7 @@ pub fn open(
     };
     let (model, theta, outer, next_round) = model;
     let theta_hash = Hash32(params_hash(&theta));
+    let theta_for_sketch = theta.clone();
     let committed = recovered.as_ref().map_or(&[][..], |s| &s.committed[..]);
     let revealed: BTreeSet<u64> = committed
         .iter()
@@ -90,6 +96,7 @@ pub fn open(
         Some(c) => carried_median(&dir, c.round)?,
         None => None,
     };
+    let recent = recent_content(cfg, &dir, committed, &place.device, theta.len() as u64)?;
     let trainers = recovered
         .as_ref()
         .map(|s| {
@@ -112,10 +119,13 @@ pub fn open(
         revealed,
         policy: ScoringPolicy::from_config(cfg)?,
         published,
+        recent,
+        theta_sketch: sketch(&theta_for_sketch),
         last_median,
     };
     Ok(Started {
         engine,
+        lock,
         launch,
         next_round,
         cursor,
@@ -220,6 +230,60 @@ fn check_pool_capacity(
         .into());
     }
     Ok(())
+}
+
+/// The updates and outer steps of the last `attribution.replay_window` committed rounds, by
+/// content (from their manifests' frames and checkpoints), as the engine remembered them.
+fn recent_content(
+    cfg: &RunConfig,
+    dir: &RunDir,
+    committed: &[crate::recovery::CommittedRound],
+    device: &Device,
+    n: u64,
+) -> Result<Vec<crate::prefilter::Published>, ServiceError> {
+    let window = cfg.attribution.replay_window as usize;
+    let mut out = Vec::new();
+    for c in &committed[committed.len().saturating_sub(window)..] {
+        let path = dir.manifest_path(c.round);
+        if !path.exists() {
+            continue;
+        }
+        let bytes = std::fs::read(&path).map_err(crate::error::io("read", &path))?;
+        let manifest = Manifest::from_bytes(&bytes, &path)?;
+        for u in &manifest.updates {
+            let accepted = matches!(u.status, crate::manifest::UpdateStatus::Accepted { .. });
+            if !accepted || !dir.update_path(c.round, &u.frame.sha256).exists() {
+                continue; // refused, or pruned outside the verification window
+            }
+            let frame = dir.read_update(c.round, &u.frame.sha256)?;
+            let values = coalition_net::decode(&frame, n).map_err(|e| {
+                CoordinatorError::Internal(format!(
+                    "a published frame of round {} does not decode: {e}",
+                    c.round
+                ))
+            })?;
+            if values.iter().any(|v| *v != 0.0) {
+                out.push(crate::prefilter::Published {
+                    round: c.round,
+                    what: format!("update of {}", u.trainer),
+                    sketch: sketch(&values),
+                });
+            }
+        }
+        let theta = |r: u64| -> Result<Vec<f32>, ServiceError> {
+            Ok(
+                coalition_model::checkpoint::load_llama(&dir.checkpoint_dir(r), device)?
+                    .params()
+                    .flatten()?,
+            )
+        };
+        out.push(crate::prefilter::Published {
+            round: c.round,
+            what: "outer step".into(),
+            sketch: sketch(&theta(c.round)?).minus(&sketch(&theta(c.round + 1)?)),
+        });
+    }
+    Ok(out)
 }
 
 /// The median update norm round `round` carried to the next (from its manifest).

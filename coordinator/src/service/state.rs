@@ -26,6 +26,8 @@ pub struct Trainer {
     pub id: u32,
     /// The live connection, if any.
     pub peer: Option<PeerId>,
+    /// Rounds in a row this trainer was a participant and sent nothing.
+    pub missed: u32,
 }
 
 /// The round currently taking updates.
@@ -38,6 +40,9 @@ pub struct LiveRound {
     pub deadline_unix_ms: u64,
     /// Updates in, by trainer index.
     pub submitted: HashMap<usize, Submission>,
+    /// Trainer indices in the order their updates arrived (the first submission of a copied
+    /// update is its author).
+    pub arrivals: Vec<usize>,
 }
 
 /// Where the run is.
@@ -72,6 +77,12 @@ pub struct Service {
     pub rounds: u64,
     pub phase: Phase,
     pub summary: RunSummary,
+    /// Admissions and leaves waiting to be journaled (one fsync per batch, off the loop).
+    pub pending: Vec<Entry>,
+    /// Recent joins by peer (rate limit).
+    pub join_times: HashMap<PeerId, std::collections::VecDeque<Instant>>,
+    /// Held for the service's life: one coordinator per run directory.
+    pub _lock: crate::lock::RunLock,
 }
 
 /// The model trainers are told to fetch.
@@ -113,6 +124,34 @@ impl Service {
 
     pub fn all_told(&self) -> bool {
         self.trainers.iter().all(|t| t.peer.is_none())
+    }
+
+    /// Trainers with a live connection.
+    pub fn active(&self) -> usize {
+        self.trainers.iter().filter(|t| t.peer.is_some()).count()
+    }
+
+    /// Journal admissions and leaves in one batch on a blocking thread. A failed write is
+    /// logged; the entries are not retried (an admission not on disk only means the trainer
+    /// joins again after a restart).
+    pub fn flush_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.pending);
+        let journal = self.journal.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = journal
+                .lock()
+                .map_err(|_| "journal lock poisoned".to_string())
+                .and_then(|mut j| j.append_all(&batch).map_err(|e| e.to_string()));
+            if let Err(e) = result {
+                tracing::warn!(
+                    "could not journal {} admissions and leaves: {e}",
+                    batch.len()
+                );
+            }
+        });
     }
 
     /// Append to the journal (shared with the engine, so this works while a round is being

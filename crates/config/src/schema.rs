@@ -177,6 +177,11 @@ pub struct NetworkSection {
     pub max_trainers: usize,
     /// Wallet public keys (base58) allowed to join; empty means open admission.
     pub allowlist: Vec<String>,
+    /// A participant that misses this many rounds in a row (no update by the deadline) is
+    /// evicted: disconnected and its slot freed. It may join again.
+    pub evict_after_missed: u32,
+    /// Joins accepted from one peer per minute (a reconnecting trainer needs a few).
+    pub joins_per_peer_per_minute: u32,
 }
 
 /// Which Shapley estimator scores a round.
@@ -206,8 +211,15 @@ pub struct AttributionSection {
     pub eval_sequences: usize,
     /// Clip each update's norm to `clip_multiplier * median norm`.
     pub clip_multiplier: f64,
-    /// Updates with cosine similarity above this in one round are merged.
+    /// Updates with cosine similarity above this in one round are merged (the later one is
+    /// left out).
     pub duplicate_cosine: f64,
+    /// An update with cosine similarity above this with an earlier one in the round keeps only
+    /// its orthogonal part (a near-copy); above this with an update or outer step of the last
+    /// `replay_window` rounds, it is refused as a replay.
+    pub copy_cosine: f64,
+    /// Rounds whose published updates and outer steps a new update is compared with.
+    pub replay_window: u64,
     /// A round pays only when v(N) exceeds this (nats).
     pub noise_threshold: f64,
     /// Aggregate only updates whose score is non-negative.
@@ -289,6 +301,8 @@ impl Default for NetworkSection {
             min_trainers: 1,
             max_trainers: 64,
             allowlist: Vec::new(),
+            evict_after_missed: 2,
+            joins_per_peer_per_minute: 6,
         }
     }
 }
@@ -304,6 +318,8 @@ impl Default for AttributionSection {
             eval_sequences: 32,
             clip_multiplier: 3.0,
             duplicate_cosine: 0.999,
+            copy_cosine: 0.9,
+            replay_window: 4,
             noise_threshold: 1e-4,
             aggregate_nonnegative_only: false,
             verification_window: 0,
@@ -326,9 +342,9 @@ impl Default for RewardsSection {
 impl RunConfig {
     /// Read, parse and validate a config file.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
+        let bytes = std::fs::read(path).map_err(|error| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let text = String::from_utf8(bytes.clone()).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),

@@ -210,6 +210,18 @@ impl RunConfig {
         )?;
         c.range_usize("network.min_trainers", n.min_trainers, 1, 4096)?;
         c.range_usize("network.max_trainers", n.max_trainers, n.min_trainers, 4096)?;
+        c.range_u64(
+            "network.evict_after_missed",
+            n.evict_after_missed.into(),
+            1,
+            1 << 20,
+        )?;
+        c.range_u64(
+            "network.joins_per_peer_per_minute",
+            n.joins_per_peer_per_minute.into(),
+            1,
+            1 << 20,
+        )?;
         for (i, key) in n.allowlist.iter().enumerate() {
             let ok = (32..=44).contains(&key.len())
                 && key
@@ -243,6 +255,14 @@ impl RunConfig {
             1.0,
             true,
         )?;
+        c.range_f64(
+            "attribution.copy_cosine",
+            a.copy_cosine,
+            0.0,
+            a.duplicate_cosine,
+            true,
+        )?;
+        c.range_u64("attribution.replay_window", a.replay_window, 0, 1 << 20)?;
         c.range_f64(
             "attribution.noise_threshold",
             a.noise_threshold,

@@ -9,11 +9,10 @@ pub enum ModelError {
     Candle(#[from] candle_core::Error),
     #[error("invalid model config: {0}")]
     Config(String),
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}: {message}")]
     BadFile { path: PathBuf, message: String },
