@@ -32,6 +32,10 @@ enum Command {
     /// (two honest, one on shuffled labels, one free-rider), with per-round Shapley scores and
     /// payouts. No network, wallet or download needed.
     Demo(commands::demo::Args),
+    /// Simulate many trainers on this machine: N trainer nodes (the real trainer code, each with
+    /// its own libp2p connection) as tasks in this process against a coordinator process, with
+    /// free-riders, shuffled labels, copiers, late nodes and dropouts from flags.
+    Simulate(commands::simulate::Args),
     /// Coordinate a run: admit trainers, hand out work, collect updates over libp2p, score every
     /// trainer each round (Shapley values) and apply the outer optimizer.
     Coordinate(commands::coordinate::Args),
@@ -57,10 +61,13 @@ enum Command {
     Inspect(commands::inspect::Args),
     /// Claim the reward tokens a wallet earned in a run (creates its token account if missing).
     Claim(commands::claim::Args),
-    /// Re-verify a round report: recompute the Shapley scores from its transcript bit-exactly,
-    /// check its Merkle roots and payouts, and report a match or the first mismatch.
+    /// Re-derive committed rounds from their published artifacts against the chain: the
+    /// model, updates, pre-filter, eval samples (opened against the committed pool),
+    /// challenged coalition utilities, the next model and the credits. One line per check;
+    /// exits non-zero at the first discrepancy. With a REPORT.json instead: replay that
+    /// report's scores from its transcript.
     Verify {
-        /// A round report, e.g. runs/<name>/reports/round-3.json.
+        /// A round report.
         report: PathBuf,
     },
 }
@@ -87,6 +94,7 @@ fn main() -> std::process::ExitCode {
         .init();
     let result = match cli.command {
         Command::Demo(args) => commands::demo::run(&args),
+        Command::Simulate(args) => commands::simulate::run(&args),
         Command::Coordinate(args) => commands::coordinate::run_command(&args),
         Command::Train(args) => commands::train::run(&args),
         Command::CheckConfig { file } => commands::check_config::run(&file),

@@ -36,6 +36,7 @@
 //! Errors are [`CoordinatorError`]s that name the file, key or value at fault.
 
 pub mod aggregate;
+pub mod crash;
 pub mod error;
 pub mod eval;
 pub mod evalset;

@@ -236,6 +236,7 @@ impl RunDir {
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(io("replace", &dir))?;
         }
+        crate::crash::point("mid-checkpoint");
         std::fs::rename(&tmp, &dir).map_err(io("rename into place", &dir))?;
         fsutil::sync_dir(&self.checkpoints_dir())?;
         Ok(Hash32(params_hash(theta)))

@@ -9,6 +9,7 @@ pub mod eval;
 pub mod inspect;
 pub mod ledger_args;
 pub mod recording;
+pub mod simulate;
 pub mod train;
 pub mod train_local;
 pub mod verify;

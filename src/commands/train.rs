@@ -124,6 +124,8 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         behavior: args.behavior,
         max_retries: args.max_retries,
         request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
+        leak: None,
+        leaks: false,
     };
     let bar = if std::io::stderr().is_terminal() {
         ProgressBar::new(0)

@@ -17,12 +17,18 @@ pub struct Proc {
 
 impl Proc {
     pub fn spawn(name: &str, args: &[String], dir: &Path) -> Proc {
+        Self::spawn_env(name, args, dir, &[])
+    }
+
+    /// [`Proc::spawn`] with extra environment variables.
+    pub fn spawn_env(name: &str, args: &[String], dir: &Path, env: &[(&str, &str)]) -> Proc {
         let log = dir.join(format!("{name}.log"));
         let out = std::fs::File::create(&log).expect("create log");
         let err = out.try_clone().expect("clone log handle");
         let child = Command::new(env!("CARGO_BIN_EXE_coalition"))
             .args(args)
             .current_dir(dir)
+            .envs(env.iter().copied())
             .env("RAYON_NUM_THREADS", "1")
             .env("COALITION_LOG", "info")
             .stdin(Stdio::null())
@@ -172,6 +178,17 @@ pub fn start_coordinator(
     name: &str,
     listen: Option<&str>,
 ) -> (Proc, String) {
+    start_coordinator_env(dir, config, name, listen, &[])
+}
+
+/// [`start_coordinator`] with extra environment variables.
+pub fn start_coordinator_env(
+    dir: &Path,
+    config: &Path,
+    name: &str,
+    listen: Option<&str>,
+    env: &[(&str, &str)],
+) -> (Proc, String) {
     let ready = dir.join(format!("{name}.addr"));
     let _ = std::fs::remove_file(&ready);
     let mut args = vec![
@@ -189,7 +206,7 @@ pub fn start_coordinator(
         args.push("--listen".into());
         args.push(l.to_string());
     }
-    let mut p = Proc::spawn(name, &args, dir);
+    let mut p = Proc::spawn_env(name, &args, dir, env);
     let end = Instant::now() + Duration::from_secs(120);
     loop {
         if let Ok(text) = std::fs::read_to_string(&ready) {

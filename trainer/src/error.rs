@@ -25,6 +25,9 @@ pub enum TrainerError {
     },
     #[error("training diverged at step {step}: loss is {loss}")]
     Diverged { step: usize, loss: f32 },
+    /// A simulated dropout (`Behavior::Dropout`) left the run in round `round`.
+    #[error("dropped out in round {round} (simulated)")]
+    DroppedOut { round: u64 },
 }
 
 impl From<coalition_net::NetError> for TrainerError {

@@ -12,6 +12,7 @@ pub mod batches;
 pub mod build;
 mod error;
 mod inner;
+pub mod leak;
 mod local;
 pub mod node;
 pub mod round;

@@ -16,6 +16,7 @@ use tracing::{info, warn};
 
 use crate::build::{self, HubOptions};
 use crate::inner::InnerTrainer;
+use crate::leak::LeakBoard;
 use crate::round::{Assignment, Behavior, RoundTrainer};
 use crate::schedule::LrSchedule;
 use crate::TrainerError;
@@ -32,6 +33,10 @@ pub struct NodeOptions {
     /// Give up after this many consecutive failed reconnection attempts.
     pub max_retries: u32,
     pub request_timeout: Duration,
+    /// Simulations only: where this node posts its updates (`leaks`) or, as a
+    /// [`Behavior::Copier`], takes the update it copies. `None` in deployments.
+    pub leak: Option<Arc<LeakBoard>>,
+    pub leaks: bool,
 }
 
 /// Progress callbacks (the CLI draws bars from them).
@@ -133,7 +138,7 @@ async fn step(
     };
     match client.request(s.coordinator, Request::GetWork).await? {
         Response::Work(work) => {
-            do_work(client, s, &work, summary, observer).await?;
+            do_work(client, opts, s, &work, summary, observer).await?;
             Ok(Flow::Continue)
         }
         Response::Wait {
@@ -218,6 +223,49 @@ async fn join(
     Ok(())
 }
 
+/// The simulation behaviours that act around the network (see [`Behavior`]): a leaking node
+/// posts its update; a copier swaps in the leaked update plus noise; a late node waits past
+/// the deadline; a dropout leaves in its second round.
+async fn simulate(
+    opts: &NodeOptions,
+    work: &Work,
+    summary: &NodeSummary,
+    out: &mut crate::round::RoundOutput,
+) -> Result<(), TrainerError> {
+    let n = coalition_net::FrameHeader::parse(&out.frame, u64::MAX)
+        .map(|h| h.element_count)
+        .unwrap_or(0);
+    match (opts.behavior, &opts.leak) {
+        (Behavior::Honest, Some(board)) if opts.leaks => {
+            board.post(work.round, coalition_net::decode(&out.frame, n)?);
+        }
+        (Behavior::Copier, Some(board)) => {
+            let now = unix_ms_now();
+            let patience = Duration::from_millis(work.deadline_unix_ms.saturating_sub(now) / 2);
+            if let Some(delta) = board.take(work.round, patience).await {
+                let copy = crate::leak::disguise(&delta, work.round + 1);
+                out.frame = coalition_net::codec::encode(&copy, 32)?;
+            }
+        }
+        (Behavior::Late, _) => {
+            let wait = work.deadline_unix_ms.saturating_sub(unix_ms_now()) + 1_000;
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+        }
+        (Behavior::Dropout, _) if summary.rounds >= 1 => {
+            return Err(TrainerError::DroppedOut { round: work.round });
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn unix_ms_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 /// Build the model, data and optimiser from the run config the coordinator sent.
 fn build_trainer(config_toml: &str, opts: &NodeOptions) -> Result<RoundTrainer, TrainerError> {
     let origin = PathBuf::from("coordinator:config.toml");
@@ -258,6 +306,7 @@ fn build_trainer(config_toml: &str, opts: &NodeOptions) -> Result<RoundTrainer, 
 
 async fn do_work(
     client: &Client,
+    opts: &NodeOptions,
     s: &mut Session,
     work: &Work,
     summary: &mut NodeSummary,
@@ -305,7 +354,8 @@ async fn do_work(
         .map_err(|e| TrainerError::Protocol(format!("training task failed: {e}")))?;
     s.trainer = Some(trainer);
     s.theta = theta;
-    let out = out?;
+    let mut out = out?;
+    simulate(opts, work, summary, &mut out).await?;
     let bytes = out.frame.len() as u64;
     let update_hash = client.put_blob(s.coordinator, out.frame).await?;
     summary.bytes_sent += bytes;

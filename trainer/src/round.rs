@@ -28,6 +28,13 @@ pub enum Behavior {
     WrongShape,
     /// Train honestly, then corrupt bytes of the encoded frame (tests the decoder).
     CorruptFrame,
+    /// Train honestly but submit only after the round's deadline (simulations).
+    Late,
+    /// Leave in the middle of its second round and never come back (simulations).
+    Dropout,
+    /// Do no work: submit another node's leaked update plus 5% noise (simulations; see
+    /// [`crate::leak`]).
+    Copier,
     /// Train on every eval-like sample it can get instead of its batches: the training text's
     /// public held-out split, and every sample the coordinator has revealed (see
     /// [`RoundTrainer::steal`]). Shows that only a private, committed eval pool stops a trainer
@@ -46,9 +53,12 @@ impl std::str::FromStr for Behavior {
             "wrong-shape" => Ok(Self::WrongShape),
             "corrupt-frame" => Ok(Self::CorruptFrame),
             "eval-thief" => Ok(Self::EvalThief),
+            "late" => Ok(Self::Late),
+            "dropout" => Ok(Self::Dropout),
+            "copier" => Ok(Self::Copier),
             other => Err(format!(
                 "unknown behavior {other:?} (honest, shuffled-labels, free-rider, huge-norm, \
-                 wrong-shape, corrupt-frame, eval-thief)"
+                 wrong-shape, corrupt-frame, eval-thief, late, dropout, copier)"
             )),
         }
     }
@@ -165,7 +175,7 @@ impl RoundTrainer {
     ) -> Result<RoundOutput, TrainerError> {
         let store = self.inner.model.params();
         store.load_flat(theta)?;
-        if self.behavior == Behavior::FreeRider {
+        if matches!(self.behavior, Behavior::FreeRider | Behavior::Copier) {
             let zero = vec![0f32; theta.len()];
             return Ok(RoundOutput {
                 frame: self.feedback.encode_with_feedback(&zero)?,

@@ -131,6 +131,7 @@ impl Engine {
         let scored = score_round(&inputs, &self.policy)?;
         let report_path = self.dir.report_path(round);
         let sha = write_report(&report_path, &scored.report)?;
+        crate::crash::point("after-report");
         let mut entry = Entry::round_scored(
             round,
             self.dir.relative(&report_path),
@@ -142,6 +143,7 @@ impl Engine {
             rejected.extend(screened.undecodable.iter().cloned());
         }
         self.append(&entry)?;
+        crate::crash::point("after-scored");
         Ok(Scored {
             round: scored,
             weights: p,
@@ -189,6 +191,7 @@ impl Engine {
         } else {
             scored.round.loss_full
         };
+        crate::crash::point("after-checkpoint");
         let manifest = self.publish(round, screened, scored, hash)?;
         self.theta_hash = hash;
         let next_sketch = sketch(&self.theta);
@@ -204,6 +207,7 @@ impl Engine {
             scoring_seconds: start.elapsed().as_secs_f64(),
             manifest_sha256: Some(manifest),
         })?;
+        crate::crash::point("after-commit");
         self.remember(round, &screened.outcome, &scored.round.eval_samples, step);
         Ok(loss_after)
     }

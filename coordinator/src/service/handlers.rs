@@ -112,6 +112,15 @@ impl Service {
             return reject(format!("wallet {wallet58} is not on this run's allowlist"));
         }
         let known = self.trainers.iter().position(|t| t.wallet == wallet58);
+        if let Some(i) = known {
+            let until = self.trainers[i].barred_until;
+            if self.round < until {
+                return reject(format!(
+                    "evicted for missing {} rounds in a row; join again from round {until}",
+                    self.cfg.network.evict_after_missed
+                ));
+            }
+        }
         let live = known.is_some_and(|i| self.trainers[i].peer.is_some());
         // Only connected trainers count against the cap: departed or crashed ones do not hold
         // a place (a flood of joins that disconnect cannot lock the run).
@@ -126,6 +135,7 @@ impl Service {
                 id,
                 peer: None,
                 missed: 0,
+                barred_until: 0,
             });
             self.trainers.len() - 1
         });
@@ -253,7 +263,7 @@ impl Service {
                 tokens,
                 slot,
             };
-            open.arrivals.push(i);
+            open.arrivals.push((i, Instant::now()));
             open.submitted.insert(i, submission);
         }
         Ok(Response::Accepted)

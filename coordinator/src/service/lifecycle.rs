@@ -51,13 +51,26 @@ impl Service {
                     .filter(|t| !open.submitted.contains_key(t));
                 let all_gone = missing.all(|t| self.trainers[t].peer.is_none());
                 // `all_gone` is also true when nobody is missing: every update is in.
-                if all_gone || Instant::now() >= open.deadline {
+                if all_gone || Instant::now() >= open.deadline || self.stragglers_only(open) {
                     return self.close_round();
                 }
                 None
             }
             Phase::Scoring | Phase::Finished { .. } => None,
         }
+    }
+
+    /// Whether only stragglers are left: three quarters of the participants submitted and
+    /// `network.straggler_factor ×` the median submitter's time (at least 5 s) has passed.
+    fn stragglers_only(&self, open: &LiveRound) -> bool {
+        let factor = self.cfg.network.straggler_factor;
+        let (n, k) = (open.slots.len(), open.arrivals.len());
+        if factor <= 0.0 || k == 0 || 4 * k < 3 * n {
+            return false;
+        }
+        let median = open.arrivals[(k - 1) / 2].1.duration_since(open.opened);
+        let grace = median.mul_f64(factor).max(Duration::from_secs(5));
+        open.opened.elapsed() >= grace
     }
 
     /// Open round `self.round` for the connected trainers (up to `max_trainers`): journal
@@ -134,7 +147,7 @@ impl Service {
         let subs: Vec<Submission> = open
             .arrivals
             .iter()
-            .filter_map(|t| submitted.remove(t))
+            .filter_map(|(t, _)| submitted.remove(t))
             .collect();
         let (round, opened) = (open.round, open.opened);
         self.blobs.set_uploaders(std::iter::empty());
@@ -181,6 +194,7 @@ impl Service {
                 continue;
             }
             trainer.missed = 0;
+            trainer.barred_until = open.round + 1 + u64::from(limit);
             let Some(peer) = trainer.peer.take() else {
                 continue;
             };

@@ -133,6 +133,7 @@ async fn connect(
                 id: *id,
                 peer: None,
                 missed: 0,
+                barred_until: 0,
             })
             .collect(),
         journal: started.engine.journal.clone(),

@@ -28,6 +28,8 @@ pub struct Trainer {
     pub peer: Option<PeerId>,
     /// Rounds in a row this trainer was a participant and sent nothing.
     pub missed: u32,
+    /// An evicted trainer may join again from this round on.
+    pub barred_until: u64,
 }
 
 /// The round currently taking updates.
@@ -41,8 +43,8 @@ pub struct LiveRound {
     /// Updates in, by trainer index.
     pub submitted: HashMap<usize, Submission>,
     /// Trainer indices in the order their updates arrived (the first submission of a copied
-    /// update is its author).
-    pub arrivals: Vec<usize>,
+    /// update is its author), with the time each arrived.
+    pub arrivals: Vec<(usize, Instant)>,
 }
 
 /// Where the run is.

@@ -182,6 +182,10 @@ pub struct NetworkSection {
     pub evict_after_missed: u32,
     /// Joins accepted from one peer per minute (a reconnecting trainer needs a few).
     pub joins_per_peer_per_minute: u32,
+    /// Once three quarters of a round's participants have submitted, the round closes when
+    /// `straggler_factor ×` the median submitter's time has passed (at least 5 s), rather than
+    /// waiting for the deadline. 0 disables the cutoff.
+    pub straggler_factor: f64,
 }
 
 /// Which Shapley estimator scores a round.
@@ -303,6 +307,7 @@ impl Default for NetworkSection {
             allowlist: Vec::new(),
             evict_after_missed: 2,
             joins_per_peer_per_minute: 6,
+            straggler_factor: 2.0,
         }
     }
 }
@@ -318,7 +323,7 @@ impl Default for AttributionSection {
             eval_sequences: 32,
             clip_multiplier: 3.0,
             duplicate_cosine: 0.999,
-            copy_cosine: 0.9,
+            copy_cosine: 0.995,
             replay_window: 4,
             noise_threshold: 1e-4,
             aggregate_nonnegative_only: false,
