@@ -12,6 +12,7 @@
 
 use coalition_attribution::Hash32;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -130,6 +131,17 @@ pub enum Entry {
         /// Seconds of those spent decoding, pre-filtering and scoring.
         #[serde(default)]
         scoring_seconds: f64,
+        /// Bytes the coordinator received during the round, on the wire (all trainers).
+        /// Absent in journals written before it was counted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bytes_up: Option<u64>,
+        /// Bytes the coordinator sent during the round, on the wire (all trainers).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bytes_down: Option<u64>,
+        /// Seconds per phase of the round, by name (`gather`, `train`, `transfer`, `score`,
+        /// `commit`, `record`); readers draw the phases they find.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phases: Option<BTreeMap<String, f64>>,
     },
 }
 

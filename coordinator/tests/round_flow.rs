@@ -175,6 +175,9 @@ fn a_round_commits_and_a_crash_mid_round_resumes_at_that_round() {
             eval_loss_after: scored.loss_full,
             round_seconds: 0.0,
             scoring_seconds: 0.0,
+            bytes_up: None,
+            bytes_down: None,
+            phases: None,
         })
         .unwrap();
 

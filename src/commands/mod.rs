@@ -9,6 +9,8 @@ pub mod eval;
 pub mod inspect;
 pub mod ledger_args;
 pub mod recording;
+pub mod report;
 pub mod train;
 pub mod train_local;
+pub mod train_progress;
 pub mod verify;

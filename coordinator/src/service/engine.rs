@@ -236,6 +236,9 @@ impl Engine {
             eval_loss_after: loss_after,
             round_seconds: opened.elapsed().as_secs_f64(),
             scoring_seconds: start.elapsed().as_secs_f64(),
+            bytes_up: None,
+            bytes_down: None,
+            phases: None,
         })?;
         for c in &outcome.accepted {
             self.published.insert(c.update_hash, round);

@@ -9,7 +9,7 @@
 //!   coordinator and on chain.
 //!
 //! Sections: `[run]`, `[model]`, `[data]`, `[training]`, `[network]`, `[attribution]`,
-//! `[rewards]`. Only `[run]`, `[model]` and `[data]` are required; the others have defaults
+//! `[rewards]`, `[observe]`. Only `[run]`, `[model]` and `[data]` are required; the others have defaults
 //! documented on their fields.
 
 mod error;
@@ -19,5 +19,5 @@ mod validate;
 pub use error::ConfigError;
 pub use schema::{
     AttributionSection, DataSection, Estimator, ModelKind, ModelSection, NetworkSection,
-    RewardsSection, RunConfig, RunSection, TrainingSection,
+    ObserveSection, RewardsSection, RunConfig, RunSection, TrainingSection,
 };
