@@ -19,7 +19,7 @@ fn name<'a>(names: &'a Names, wallet: &'a str) -> &'a str {
 /// A table with a header and the given columns right-aligned.
 fn table(header: &[&str], right: &[usize]) -> Table {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
+    t.load_style(UTF8_FULL_CONDENSED);
     t.set_header(header.to_vec());
     for &i in right {
         if let Some(c) = t.column_mut(i) {
@@ -118,7 +118,7 @@ pub fn loss_curve(v: &RunView) -> String {
 /// `coalition inspect`: the run's accounts, its rounds and its trainers.
 pub fn inspect(s: &Summary, names: &Names) -> String {
     let mut head = Table::new();
-    head.load_preset(comfy_table::presets::NOTHING);
+    head.load_style(comfy_table::presets::NOTHING);
     let mut kv = |k: &str, v: String| {
         head.add_row(vec![k.to_string(), v]);
     };

@@ -60,6 +60,7 @@ fn start_demo(dir: &std::path::Path) -> (std::process::Child, mpsc::Receiver<Str
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("the demo printed no dashboard URL:\n{}", seen.join("\n"));
 }
 
@@ -141,7 +142,13 @@ fn inspect_and_bench(dir: &std::path::Path, run_dir: &std::path::Path, honest_1:
         "{text}\n{}",
         String::from_utf8_lossy(&inspect.stderr)
     );
-    let v: serde_json::Value = serde_json::from_str(text.trim()).expect("inspect --json");
+    // The last line: the embedded validator prints "Waiting for first slot" on stdout first.
+    let json = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or("");
+    let v: serde_json::Value = serde_json::from_str(json).expect("inspect --json");
     assert_eq!(v["rounds_recorded"], 5, "{v}");
     assert_eq!(v["reports_matched"], serde_json::json!([5, 5]), "{v}");
     assert_eq!(

@@ -171,7 +171,7 @@ fn drawn_paths(b: &mut Browser) -> BTreeMap<String, u64> {
 }
 
 /// The numbers the page shows: earned per wallet (exact and printed), loss after per round,
-/// total paid, the earnings layers' heights and the names.
+/// total paid, the earnings layers' areas (shoelace over the path's points) and the names.
 fn page_numbers(b: &mut Browser) -> Value {
     let v = b
         .eval(
@@ -184,7 +184,11 @@ fn page_numbers(b: &mut Browser) -> Value {
                  .map(tr => [tr.dataset.round, Number(tr.querySelector('[data-k=loss_after]').dataset.v)])),
                paid: document.querySelector('[data-k=total_paid]').dataset.v,
                layers: Object.fromEntries([...document.querySelectorAll('figure[data-chart=earnings] path.area')]
-                 .map(p => [p.dataset.series, p.getBBox().height])),
+                 .map(p => { const n = (p.getAttribute('d').match(/-?[0-9.]+/g) || []).map(Number);
+                   let a = 0; const k = n.length / 2;
+                   for (let i = 0; i < k; i++) { const j = (i + 1) % k;
+                     a += n[2 * i] * n[2 * j + 1] - n[2 * j] * n[2 * i + 1]; }
+                   return [p.dataset.series, Math.abs(a) / 2]; })),
              })",
         )
         .expect("read the page");
@@ -222,16 +226,17 @@ pub fn check_report(b: &mut Browser, file: &Path, run_dir: &Path, shots: &Path) 
         );
         let name = labels.get(wallet).expect("a label");
         assert_eq!(row["name"].as_str(), Some(name.as_str()));
-        let height = page["layers"][name].as_f64().expect("an earnings layer");
+        // The area of its layer in the stacked earnings plot, in px² of the drawing.
+        let area = page["layers"][name].as_f64().expect("an earnings layer");
         if name.starts_with("honest") {
             assert!(
-                *earned > 0 && height > 1.0,
-                "{name}: {earned} tokens, {height} px"
+                *earned > 0 && area > 100.0,
+                "{name}: {earned} tokens, {area} px²"
             );
         } else {
             assert!(
-                *earned == 0 && height < 0.5,
-                "{name}: {earned} tokens, {height} px"
+                *earned == 0 && area < 1.0,
+                "{name}: {earned} tokens, {area} px²"
             );
         }
     }

@@ -9,6 +9,7 @@
   function show(text) { if (status) { status.textContent = text; } }
   function apply(p) {
     if (p.sections) {
+      document.title = "coalition · " + (p.title || "");
       p.sections.forEach(function (pair) {
         var el = document.getElementById("s-" + pair[0]);
         if (el) { el.innerHTML = pair[1]; }

@@ -137,6 +137,7 @@ pub struct Recorded {
 
 fn outcome_label(o: Outcome) -> &'static str {
     match o {
+        Outcome::Training => "training",
         Outcome::Pending => "pending",
         Outcome::Merged => "merged",
         Outcome::LeftOut => "left_out",

@@ -66,6 +66,8 @@ pub struct PageUpdate {
     pub version: u64,
     pub rounds_committed: u64,
     pub status: crate::view::RunStatus,
+    /// The run's name (for the window title).
+    pub title: String,
     /// Section id → inner HTML; absent when nothing changed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sections: Option<Vec<(String, String)>>,
@@ -74,15 +76,15 @@ pub struct PageUpdate {
 /// The sections of `view`, for `/api/page`.
 pub fn update(view: &RunView, version: u64, since: Option<u64>) -> PageUpdate {
     let sections = (since != Some(version)).then(|| {
-        SECTIONS
-            .iter()
-            .map(|(id, f)| (id.to_string(), f(view)))
+        std::iter::once(("header".to_string(), header(view)))
+            .chain(SECTIONS.iter().map(|(id, f)| (id.to_string(), f(view))))
             .collect()
     });
     PageUpdate {
         version,
         rounds_committed: view.rounds_committed,
         status: view.status,
+        title: title(view),
         sections,
     }
 }
@@ -96,6 +98,16 @@ fn title(view: &RunView) -> String {
         .unwrap_or_else(|| view.run_dir.clone())
 }
 
+/// The run's name and directory (a section of its own: the name appears once the run has
+/// started).
+fn header(view: &RunView) -> String {
+    format!(
+        "<h1>coalition run <span class=\"name\">{}</span></h1><p class=\"sub\">{}</p>",
+        esc(&title(view)),
+        esc(&view.run_dir)
+    )
+}
+
 /// The whole page. `generated` is a human-readable time stamp for the header.
 pub fn render(view: &RunView, mode: Mode, version: u64, generated: &str) -> String {
     let name = esc(&title(view));
@@ -107,12 +119,12 @@ pub fn render(view: &RunView, mode: Mode, version: u64, generated: &str) -> Stri
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>coalition · {name}</title><style>{CSS}</style></head>\
          <body data-mode=\"{}\" data-version=\"{version}\" data-rounds=\"{}\" data-status=\"{}\">\
-         <header><h1>coalition run <span class=\"name\">{name}</span></h1>\
-         <p class=\"sub\">{} · <span id=\"live-status\">{}</span></p></header><main>",
+         <header><div id=\"s-header\">{}</div>\
+         <p class=\"sub\"><span id=\"live-status\">{}</span></p></header><main>",
         if live { "live" } else { "report" },
         view.rounds_committed,
         status_word(view),
-        esc(&view.run_dir),
+        header(view),
         if live {
             format!("live · {}", esc(generated))
         } else {

@@ -154,11 +154,15 @@ impl Frame {
                 continue;
             }
             let x = self.px(t);
+            let label = if integer_x {
+                tick_label(t, self.x.step.max(1.0))
+            } else {
+                tick_label(t, self.x.step)
+            };
             let _ = write!(
                 out,
-                "<text class=\"tick\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+                "<text class=\"tick\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{label}</text>",
                 H - BOTTOM + 16.0,
-                tick_label(t, self.x.step)
             );
         }
         let _ = write!(

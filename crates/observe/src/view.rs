@@ -156,6 +156,8 @@ pub struct Phase {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
+    /// Assigned; no update yet (the round is open).
+    Training,
     /// Received; the round is not scored yet.
     Pending,
     /// Scored and aggregated into the model.
@@ -174,6 +176,7 @@ impl Outcome {
     /// Words for tables.
     pub fn describe(self) -> &'static str {
         match self {
+            Outcome::Training => "training",
             Outcome::Pending => "received",
             Outcome::Merged => "merged",
             Outcome::LeftOut => "scored, left out",

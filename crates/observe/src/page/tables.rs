@@ -239,7 +239,7 @@ pub(super) fn updates(v: &RunView) -> String {
         for u in &r.updates {
             let class = match u.outcome {
                 Outcome::Merged => "ok",
-                Outcome::Pending => "",
+                Outcome::Training | Outcome::Pending => "",
                 Outcome::LeftOut | Outcome::Duplicate | Outcome::Missed => "warn",
                 Outcome::Refused => "bad",
             };

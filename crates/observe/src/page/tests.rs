@@ -53,7 +53,8 @@ fn the_live_page_has_its_script_and_sends_sections_only_when_changed() {
     assert!(html.contains("data-version=\"7\""));
     let fresh = update(&v, 7, Some(3));
     let sections = fresh.sections.expect("sections");
-    assert_eq!(sections.len(), SECTIONS.len());
+    assert_eq!(sections.len(), SECTIONS.len() + 1);
+    assert_eq!(sections[0].0, "header");
     assert!(sections
         .iter()
         .any(|(id, html)| id == "loss" && html.contains("<path")));

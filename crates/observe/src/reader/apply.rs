@@ -48,8 +48,8 @@ impl RunReader {
                     .into_iter()
                     .map(|p| UpdateView {
                         trainer: p.trainer,
-                        outcome: Outcome::Missed,
-                        reason: Some("no update arrived".into()),
+                        outcome: Outcome::Training,
+                        reason: None,
                         score: None,
                         payout: None,
                         bytes: None,
@@ -72,6 +72,14 @@ impl RunReader {
                 self.scored_report(round, report.as_deref());
                 let r = self.round_mut(round);
                 r.state = RoundState::Scored;
+                for u in r
+                    .updates
+                    .iter_mut()
+                    .filter(|u| u.outcome == Outcome::Training)
+                {
+                    u.outcome = Outcome::Missed;
+                    u.reason = Some("no update before the deadline".into());
+                }
                 for x in rejected {
                     let u = update_mut(r, &x.trainer);
                     u.outcome = Outcome::Refused;

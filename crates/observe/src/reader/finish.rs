@@ -33,7 +33,7 @@ impl RunReader {
                     Outcome::Refused | Outcome::Duplicate | Outcome::Missed => {
                         t.rounds_not_scored += 1
                     }
-                    Outcome::Pending => {}
+                    Outcome::Training | Outcome::Pending => {}
                 }
             }
         }
