@@ -31,7 +31,9 @@ fn table(header: &[&str], right: &[usize]) -> Table {
 
 /// Indents every line of a table.
 pub fn indent(text: &str, by: &str) -> String {
-    text.lines().map(|l| format!("{by}{l}\n")).collect()
+    text.lines()
+        .map(|l| format!("{by}{}\n", l.trim_end()))
+        .collect()
 }
 
 /// One committed round: every trainer's outcome, score and payout.

@@ -69,7 +69,9 @@ fn demo_pays_the_honest_trainers_only() {
     let dir = tempfile::tempdir().expect("tempdir");
     let run_dir = dir.path().join("runs/demo");
     let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let started = Instant::now();
     let mut browser = support::browser::launch_or_skip("the demo's dashboard and report");
+    let browser_secs = started.elapsed().as_secs_f64();
     let (mut child, rx, url) = start_demo(dir.path());
     seeing::check_live(&url, &run_dir, browser.as_mut(), &shots);
     let status = child.wait().expect("wait for the demo");
@@ -123,8 +125,15 @@ fn demo_pays_the_honest_trainers_only() {
     assert_eq!(moved(claims[0]), earned("honest-1"), "{onchain}");
     assert_eq!(moved(claims[1]), 0, "{onchain}");
 
+    let demo_secs = started.elapsed().as_secs_f64() - browser_secs;
     inspect_and_bench(dir.path(), &run_dir, earned("honest-1"));
+    let t = Instant::now();
     report(dir.path(), &run_dir, browser.as_mut(), &shots);
+    eprintln!(
+        "seconds: browser start {browser_secs:.1}, demo with live checks {demo_secs:.1}, \
+         report and its checks {:.1}",
+        t.elapsed().as_secs_f64()
+    );
 }
 
 /// A reviewer's inspect on the same ledger (the validator restarted on it once more), as JSON;

@@ -1,7 +1,7 @@
 //! A headless Chromium driven over the DevTools protocol (a WebSocket, tungstenite), for tests
 //! that look at pages as a person would: open a URL, run a script in it, take a screenshot.
 //!
-//! Chromium is found through `COALITION_CHROMIUM` or as `chromium`, `chromium-browser`,
+//! Chromium is found through `COALITION_CHROMIUM` (empty: none) or as `chromium`, `chromium-browser`,
 //! `google-chrome` on PATH (Debian: `bash scripts/install-deps.sh --browser`). Tests that need
 //! it skip their browser part with a message when there is none, unless
 //! `COALITION_REQUIRE_BROWSER=1` (CI), which makes a missing browser a failure.
@@ -20,7 +20,8 @@ use tungstenite::{Message, WebSocket};
 /// The browser executable, if any.
 pub fn find() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("COALITION_CHROMIUM") {
-        return Some(PathBuf::from(p));
+        // Empty: no browser, on purpose.
+        return (!p.is_empty()).then(|| PathBuf::from(p));
     }
     let path = std::env::var_os("PATH")?;
     for dir in std::env::split_paths(&path) {

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ObserveError {
     /// A file of the run directory could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Read {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        /// Shown in the message (not as a `source`, so chains print the cause once).
+        error: std::io::Error,
     },
     /// A file of the run directory is not what it should be.
     #[error("{path}: {message}")]
@@ -19,12 +19,8 @@ pub enum ObserveError {
     #[error("{path} is not a run directory (no journal.jsonl in it)")]
     NotARun { path: PathBuf },
     /// The HTTP server could not listen.
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot listen on {addr}: {error}")]
+    Listen { addr: String, error: std::io::Error },
     /// The Prometheus recorder could not be installed (another recorder is in place).
     #[error("cannot install the metrics recorder: {0}")]
     Metrics(String),
@@ -38,5 +34,5 @@ pub type Result<T, E = ObserveError> = std::result::Result<T, E>;
 /// `map_err` helper for I/O on `path`.
 pub(crate) fn read_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> ObserveError {
     let path = path.to_path_buf();
-    move |source| ObserveError::Read { path, source }
+    move |error| ObserveError::Read { path, error }
 }

@@ -47,7 +47,7 @@ pub fn report_html(
         if !b.is_file() {
             return Err(ObserveError::Read {
                 path: b.to_path_buf(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+                error: std::io::ErrorKind::NotFound.into(),
             });
         }
         reader = reader.with_baseline(b);

@@ -126,9 +126,9 @@ pub async fn serve(
 ) -> Result<()> {
     let addr = listener.local_addr().ok();
     let listener =
-        tokio::net::TcpListener::from_std(listener).map_err(|source| ObserveError::Listen {
+        tokio::net::TcpListener::from_std(listener).map_err(|error| ObserveError::Listen {
             addr: addr.map_or("?".into(), |a| a.to_string()),
-            source,
+            error,
         })?;
     let reader = opts.run_dir.as_ref().map(|dir| match &opts.baseline {
         Some(b) => RunReader::new(dir).with_baseline(b),
@@ -318,9 +318,9 @@ impl Drop for Dashboard {
 /// dropped or stopped. Safe to call from inside or outside a tokio runtime.
 pub fn start(opts: ServeOptions) -> Result<Dashboard> {
     let handle = metrics::install()?;
-    let listen_err = |source| ObserveError::Listen {
+    let listen_err = |error| ObserveError::Listen {
         addr: opts.addr.to_string(),
-        source,
+        error,
     };
     let listener = std::net::TcpListener::bind(opts.addr).map_err(listen_err)?;
     listener.set_nonblocking(true).map_err(listen_err)?;
