@@ -34,100 +34,14 @@ impl RunReader {
                 t.joined = false;
                 t.left_reason = reason;
             }
-            Event::RoundOpened {
-                round,
-                model_hash,
-                participants,
-            } => {
-                let r = self.round_mut(round);
-                r.attempts += 1;
-                r.state = RoundState::Open;
-                r.participants = participants.len() as u32;
-                r.model_hash_before = model_hash;
-                r.updates = participants
-                    .into_iter()
-                    .map(|p| UpdateView {
-                        trainer: p.trainer,
-                        outcome: Outcome::Training,
-                        reason: None,
-                        score: None,
-                        payout: None,
-                        bytes: None,
-                        clip_factor: None,
-                    })
-                    .collect();
-            }
+            e @ Event::RoundOpened { .. } => self.opened(e),
             Event::UpdateReceived {
                 round,
                 trainer,
                 bytes,
             } => self.update_received(round, trainer, bytes),
-            Event::RoundScored {
-                round,
-                report,
-                rejected,
-                clipped,
-                duplicates,
-            } => {
-                self.scored_report(round, report.as_deref());
-                let r = self.round_mut(round);
-                r.state = RoundState::Scored;
-                for u in r
-                    .updates
-                    .iter_mut()
-                    .filter(|u| u.outcome == Outcome::Training)
-                {
-                    u.outcome = Outcome::Missed;
-                    u.reason = Some("no update before the deadline".into());
-                }
-                for x in rejected {
-                    let u = update_mut(r, &x.trainer);
-                    u.outcome = Outcome::Refused;
-                    u.reason = Some(x.reason);
-                }
-                for d in duplicates {
-                    let u = update_mut(r, &d.trainer);
-                    u.outcome = Outcome::Duplicate;
-                    u.reason = Some(format!("copy of {}", d.of));
-                }
-                for c in clipped {
-                    update_mut(r, &c.trainer).clip_factor = Some(c.factor);
-                }
-            }
-            Event::RoundCommitted {
-                round,
-                model_hash,
-                eval_loss_before,
-                eval_loss_after,
-                round_seconds,
-                scoring_seconds,
-                bytes_up,
-                bytes_down,
-                phases,
-                verification,
-            } => {
-                let r = self.round_mut(round);
-                r.state = RoundState::Committed;
-                r.model_hash_after = model_hash;
-                r.eval_loss_before = eval_loss_before;
-                r.eval_loss_after = eval_loss_after;
-                r.round_seconds = round_seconds.filter(|s| *s > 0.0);
-                r.scoring_seconds = scoring_seconds.filter(|s| *s > 0.0);
-                r.bytes_up = bytes_up;
-                r.bytes_down = bytes_down;
-                (r.timeline, r.timeline_measured) = timeline(r, phases);
-                if let Some(v) = verification {
-                    r.verification = Some(match v {
-                        VerificationField::Status(status) => Verification {
-                            status,
-                            detail: None,
-                        },
-                        VerificationField::Full { status, detail } => {
-                            Verification { status, detail }
-                        }
-                    });
-                }
-            }
+            e @ Event::RoundScored { .. } => self.scored(e),
+            e @ Event::RoundCommitted { .. } => self.committed(e),
             Event::RoundVerified {
                 round,
                 status,
@@ -142,6 +56,108 @@ impl RunReader {
                 self.round_mut(round).verification = Some(Verification { status, detail });
             }
             Event::Other => self.view.unknown_entries += 1,
+        }
+    }
+
+    fn opened(&mut self, e: Event) {
+        let Event::RoundOpened {
+            round,
+            model_hash,
+            participants,
+        } = e
+        else {
+            return;
+        };
+        let r = self.round_mut(round);
+        r.attempts += 1;
+        r.state = RoundState::Open;
+        r.participants = participants.len() as u32;
+        r.model_hash_before = model_hash;
+        r.updates = participants
+            .into_iter()
+            .map(|p| UpdateView {
+                trainer: p.trainer,
+                outcome: Outcome::Training,
+                reason: None,
+                score: None,
+                payout: None,
+                bytes: None,
+                clip_factor: None,
+            })
+            .collect();
+    }
+
+    fn scored(&mut self, e: Event) {
+        let Event::RoundScored {
+            round,
+            report,
+            rejected,
+            clipped,
+            duplicates,
+        } = e
+        else {
+            return;
+        };
+        self.scored_report(round, report.as_deref());
+        let r = self.round_mut(round);
+        r.state = RoundState::Scored;
+        for u in r
+            .updates
+            .iter_mut()
+            .filter(|u| u.outcome == Outcome::Training)
+        {
+            u.outcome = Outcome::Missed;
+            u.reason = Some("no update before the deadline".into());
+        }
+        for x in rejected {
+            let u = update_mut(r, &x.trainer);
+            u.outcome = Outcome::Refused;
+            u.reason = Some(x.reason);
+        }
+        for d in duplicates {
+            let u = update_mut(r, &d.trainer);
+            u.outcome = Outcome::Duplicate;
+            u.reason = Some(format!("copy of {}", d.of));
+        }
+        for c in clipped {
+            update_mut(r, &c.trainer).clip_factor = Some(c.factor);
+        }
+    }
+
+    fn committed(&mut self, e: Event) {
+        let Event::RoundCommitted {
+            round,
+            model_hash,
+            eval_loss_before,
+            eval_loss_after,
+            round_seconds,
+            scoring_seconds,
+            bytes_up,
+            bytes_down,
+            phases,
+            verification,
+        } = e
+        else {
+            return;
+        };
+        let r = self.round_mut(round);
+        r.state = RoundState::Committed;
+        r.model_hash_after = model_hash;
+        r.eval_loss_before = eval_loss_before;
+        r.eval_loss_after = eval_loss_after;
+        r.round_seconds = round_seconds.filter(|s| *s > 0.0);
+        r.scoring_seconds = scoring_seconds.filter(|s| *s > 0.0);
+        r.bytes_up = bytes_up;
+        r.bytes_down = bytes_down;
+        (r.timeline, r.timeline_measured) = timeline(r, phases);
+        if let Some(v) = verification {
+            r.verification = Some(match v {
+                VerificationField::Status(status) => Verification {
+                    status,
+                    detail: None,
+                },
+                VerificationField::Full { status, detail } => Verification { status, detail },
+            });
         }
     }
 
