@@ -4,14 +4,18 @@
 # With --sbf, also the offline SBF route for programs/registry/build-sbf.sh (rebuilding the
 # registry ELF; CI does): rustc-web, libstd-rust-web-dev-bpf (core/alloc for
 # bpfel-unknown-none), llvm-22-dev, and sbpf-linker 0.2.6 from crates.io (built against LLVM 22).
+# With --browser, also Debian's chromium: the end-to-end test opens the demo's live dashboard
+# and its HTML report in headless Chromium (it skips those checks, saying so, without one).
 # Already-present pieces are skipped, so running it again is quick. Uses sudo when not root.
 set -euo pipefail
 
 sbf=0
+browser=0
 for arg in "$@"; do
     case "$arg" in
         --sbf) sbf=1 ;;
-        *) echo "usage: $0 [--sbf]" >&2; exit 2 ;;
+        --browser) browser=1 ;;
+        *) echo "usage: $0 [--sbf] [--browser]" >&2; exit 2 ;;
     esac
 done
 
@@ -23,6 +27,9 @@ fi
 packages=(clang libclang-dev)
 if [[ $sbf -eq 1 ]]; then
     packages+=(rustc-web libstd-rust-web-dev-bpf llvm-22-dev)
+fi
+if [[ $browser -eq 1 ]]; then
+    packages+=(chromium)
 fi
 missing=()
 for p in "${packages[@]}"; do

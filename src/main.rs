@@ -8,6 +8,7 @@ use std::path::PathBuf;
 mod alloc;
 mod commands;
 mod progress;
+mod tables;
 
 #[derive(Parser)]
 #[command(
@@ -59,6 +60,10 @@ enum Command {
     /// Show a run's on-chain record (rounds, roots, each trainer's score, earned and claimed)
     /// and check the roots against local reports.
     Inspect(commands::inspect::Args),
+    /// Write a run's report: one self-contained HTML page with plots of eval loss, Shapley
+    /// scores, cumulative earnings, bytes and round timings, every update's outcome and the
+    /// on-chain addresses (or `--serve ADDR` for the live dashboard).
+    Report(commands::report::Args),
     /// Claim the reward tokens a wallet earned in a run (creates its token account if missing).
     Claim(commands::claim::Args),
     /// Re-derive committed rounds from their published artifacts against the chain: the
@@ -104,6 +109,7 @@ fn main() -> std::process::ExitCode {
         Command::Verify { report } => commands::verify::run(&report),
         Command::Inspect(args) => commands::inspect::run(&args),
         Command::Claim(args) => commands::claim::run(&args),
+        Command::Report(args) => commands::report::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,43 +1,104 @@
 //! `coalition demo` tells its story: the honest trainers earn, the trainer on shuffled labels
 //! and the free-rider do not; every round is on the embedded ledger with the reports' roots,
-//! and a claim moves exactly the earned tokens once.
+//! and a claim moves exactly the earned tokens once. While it runs, its live dashboard updates
+//! itself round by round and `/metrics` agrees with the journal; afterwards `coalition report`
+//! writes a page whose numbers are the reports' (both looked at in headless Chromium when it is
+//! installed; see tests/support/browser.rs).
 
-use std::process::Command;
+#[path = "support/seeing.rs"]
+mod seeing;
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The cells of a comfy-table row.
+fn cells(line: &str) -> Vec<String> {
+    line.split(['│', '┆', '|'])
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+/// Runs the demo with its stdout read line by line; returns the dashboard URL as soon as it is
+/// printed, the channel of further lines and the child.
+fn start_demo(dir: &std::path::Path) -> (std::process::Child, mpsc::Receiver<String>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_coalition"))
+        .args([
+            "demo",
+            "--rounds",
+            "5",
+            "--dashboard",
+            "127.0.0.1:0",
+            "--runs",
+        ])
+        .arg(dir.join("runs"))
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.join("demo.stderr")).expect("stderr file"))
+        .spawn()
+        .expect("run coalition demo");
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let end = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < end {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+                return (child, rx, url.to_string());
+            }
+            seen.push(line);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the demo printed no dashboard URL:\n{}", seen.join("\n"));
+}
 
 #[test]
 fn demo_pays_the_honest_trainers_only() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(env!("CARGO_BIN_EXE_coalition"))
-        .args(["demo", "--rounds", "5", "--runs"])
-        .arg(dir.path().join("runs"))
-        .current_dir(dir.path())
-        .output()
-        .expect("run coalition demo");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "demo failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let run_dir = dir.path().join("runs/demo");
+    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let started = Instant::now();
+    let mut browser = support::browser::launch_or_skip("the demo's dashboard and report");
+    let browser_secs = started.elapsed().as_secs_f64();
+    let (mut child, rx, url) = start_demo(dir.path());
+    seeing::check_live(&url, &run_dir, browser.as_mut(), &shots);
+    let status = child.wait().expect("wait for the demo");
+    let stdout: Vec<String> = rx.iter().collect();
+    let stdout = stdout.join("\n");
+    let stderr = std::fs::read_to_string(dir.path().join("demo.stderr")).unwrap_or_default();
+    assert!(status.success(), "demo failed:\n{stdout}\n{stderr}");
+
     let total = stdout
         .split("total over the run:")
         .nth(1)
         .expect("a totals table");
     let earned = |name: &str| -> u64 {
-        let line = total
+        let row = total
             .lines()
-            .find(|l| l.trim_start().starts_with(name))
+            .map(cells)
+            .find(|c| c.first().map(String::as_str) == Some(name))
             .unwrap_or_else(|| panic!("no total for {name}:\n{stdout}"));
-        line.split_whitespace()
-            .last()
+        row.last()
             .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("bad total line {line:?}"))
+            .unwrap_or_else(|| panic!("bad total row {row:?}"))
     };
     assert!(earned("honest-1") > 0, "{stdout}");
     assert!(earned("honest-2") > 0, "{stdout}");
     assert_eq!(earned("shuffled-labels"), 0, "{stdout}");
     assert_eq!(earned("free-rider"), 0, "{stdout}");
-    assert!(dir.path().join("runs/demo/reports/round-4.json").is_file());
+    assert!(run_dir.join("reports/round-4.json").is_file());
 
     // On chain: 5 rounds recorded and closed, every root equal to the local report's.
     let onchain = stdout
@@ -64,13 +125,24 @@ fn demo_pays_the_honest_trainers_only() {
     assert_eq!(moved(claims[0]), earned("honest-1"), "{onchain}");
     assert_eq!(moved(claims[1]), 0, "{onchain}");
 
-    // A reviewer's inspect on the same ledger (the validator restarted on it once more).
+    let demo_secs = started.elapsed().as_secs_f64() - browser_secs;
+    inspect_and_bench(dir.path(), &run_dir, earned("honest-1"));
+    let t = Instant::now();
+    report(dir.path(), &run_dir, browser.as_mut(), &shots);
+    eprintln!(
+        "seconds: browser start {browser_secs:.1}, demo with live checks {demo_secs:.1}, \
+         report and its checks {:.1}",
+        t.elapsed().as_secs_f64()
+    );
+}
+
+/// A reviewer's inspect on the same ledger (the validator restarted on it once more), as JSON;
+/// the run's figures from `bench run`.
+fn inspect_and_bench(dir: &std::path::Path, run_dir: &std::path::Path, honest_1: u64) {
     let inspect = Command::new(env!("CARGO_BIN_EXE_coalition"))
-        .args(["inspect", "--cluster"])
-        .arg(format!(
-            "embedded:{}",
-            dir.path().join("runs/demo").display()
-        ))
+        .args(["inspect", "--json", "--cluster"])
+        .arg(format!("embedded:{}", run_dir.display()))
+        .current_dir(dir)
         .output()
         .expect("run coalition inspect");
     let text = String::from_utf8_lossy(&inspect.stdout);
@@ -79,12 +151,31 @@ fn demo_pays_the_honest_trainers_only() {
         "{text}\n{}",
         String::from_utf8_lossy(&inspect.stderr)
     );
-    assert!(text.contains("5 of 5 recorded rounds match"), "{text}");
+    // The last line: the embedded validator prints "Waiting for first slot" on stdout first.
+    let json = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or("");
+    let v: serde_json::Value = serde_json::from_str(json).expect("inspect --json");
+    assert_eq!(v["rounds_recorded"], 5, "{v}");
+    assert_eq!(v["reports_matched"], serde_json::json!([5, 5]), "{v}");
+    assert_eq!(
+        v["cluster"].as_str().map(|c| c.starts_with("embedded:")),
+        Some(true)
+    );
+    let earned: Vec<u64> = v["trainers"]
+        .as_array()
+        .expect("trainers")
+        .iter()
+        .filter_map(|t| t["earned"].as_u64())
+        .collect();
+    assert!(earned.contains(&honest_1), "{v}");
 
     // The run's figures: bytes per trainer per round against fp32 data-parallel.
     let bench = Command::new(env!("CARGO_BIN_EXE_coalition"))
         .args(["bench", "run"])
-        .arg(dir.path().join("runs/demo"))
+        .arg(run_dir)
         .output()
         .expect("run coalition bench run");
     assert!(
@@ -102,4 +193,37 @@ fn demo_pays_the_honest_trainers_only() {
         .as_f64()
         .expect("share");
     assert!(share > 0.0 && share < 1.0, "{summary}");
+}
+
+/// `coalition report` writes one self-contained page whose numbers are the run's.
+fn report(
+    dir: &std::path::Path,
+    run_dir: &std::path::Path,
+    browser: Option<&mut support::browser::Browser>,
+    shots: &std::path::Path,
+) {
+    let file = dir.join("report.html");
+    let (ok, text) = support::coalition(&[
+        "report",
+        &run_dir.to_string_lossy(),
+        "-o",
+        &file.to_string_lossy(),
+    ]);
+    assert!(ok && text.contains("5 rounds committed"), "{text}");
+    let html = std::fs::read_to_string(&file).expect("report.html");
+    assert!(
+        !html.contains("<script") && !html.contains("src="),
+        "not self-contained"
+    );
+    let expect = seeing::expected(run_dir);
+    for earned in expect.earned.values() {
+        assert!(
+            html.contains(&format!("data-k=\"earned\" data-v=\"{earned}\"")),
+            "{earned}"
+        );
+    }
+    if let Some(b) = browser {
+        seeing::check_report(b, &file, run_dir, shots);
+        eprintln!("screenshots: {}/live.png, report.png", shots.display());
+    }
 }

@@ -12,6 +12,7 @@
 
 use coalition_attribution::Hash32;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -145,6 +146,17 @@ pub enum Entry {
         /// chain. Absent in journals written before manifests existed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         manifest_sha256: Option<Hash32>,
+        /// Bytes the coordinator received during the round, on the wire (all trainers).
+        /// Absent in journals written before it was counted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bytes_up: Option<u64>,
+        /// Bytes the coordinator sent during the round, on the wire (all trainers).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bytes_down: Option<u64>,
+        /// Seconds per phase of the round, by name (`gather`, `train`, `transfer`, `score`,
+        /// `commit`, `record`); readers draw the phases they find.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phases: Option<BTreeMap<String, f64>>,
     },
 }
 

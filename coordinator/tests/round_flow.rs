@@ -194,6 +194,9 @@ fn a_round_commits_and_a_crash_mid_round_resumes_at_that_round() {
             round_seconds: 0.0,
             scoring_seconds: 0.0,
             manifest_sha256: None,
+            bytes_up: None,
+            bytes_down: None,
+            phases: None,
         })
         .unwrap();
 

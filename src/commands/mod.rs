@@ -10,6 +10,8 @@ pub mod inspect;
 pub mod ledger_args;
 pub mod recording;
 pub mod simulate;
+pub mod report;
 pub mod train;
 pub mod train_local;
+pub mod train_progress;
 pub mod verify;

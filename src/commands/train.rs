@@ -3,13 +3,16 @@
 use anyhow::{Context, Result};
 use coalition_net::{Multiaddr, Wallet};
 use coalition_trainer::build::HubOptions;
-use coalition_trainer::node::{run_node, NodeObserver, NodeOptions};
+use coalition_trainer::node::{run_node, NodeOptions};
 use coalition_trainer::round::Behavior;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+
+use super::train_progress::{poll_earnings, Earned, Progress};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -50,35 +53,10 @@ pub struct Args {
     /// `free-rider` (send zero updates).
     #[arg(long, default_value = "honest", hide = true)]
     behavior: Behavior,
-}
-
-/// Shows each round's inner steps as a progress bar.
-struct Bars {
-    bar: ProgressBar,
-}
-
-impl NodeObserver for Bars {
-    fn joined(&mut self, trainer: u32, run_id: &str) {
-        self.bar
-            .println(format!("joined run {run_id} as trainer {trainer}"));
-    }
-    fn round_started(&mut self, round: u64, steps: u32) {
-        self.bar.reset();
-        self.bar.set_length(steps as u64);
-        self.bar.set_prefix(format!("round {round}"));
-    }
-    fn step(&mut self, step: u32, loss: f32) {
-        self.bar.set_position(step as u64);
-        self.bar.set_message(format!("loss {loss:.4}"));
-    }
-    fn submitted(&mut self, round: u64, bytes: u64, accepted: bool) {
-        let verdict = if accepted { "accepted" } else { "refused" };
-        self.bar
-            .println(format!("round {round}: sent {bytes} bytes, {verdict}"));
-    }
-    fn waiting(&mut self, reason: &str) {
-        self.bar.set_message(format!("waiting: {reason}"));
-    }
+    /// Serve this node's Prometheus metrics (round, inner step, loss, bytes, updates, earned)
+    /// at http://ADDR/metrics, e.g. 127.0.0.1:9301.
+    #[arg(long)]
+    metrics: Option<SocketAddr>,
 }
 
 /// The coordinator address to dial: --join, or the first address published in the run's
@@ -106,6 +84,34 @@ fn join_address(args: &Args) -> Result<String> {
     }
 }
 
+/// With `--run` on a remote cluster: the trainer's earnings, read from the chain every 15 s.
+fn earnings(args: &Args, wallet: &Wallet) -> Earned {
+    let Some(run) = &args.run else {
+        return Earned::unknown();
+    };
+    let target = super::ledger_args::Target {
+        cluster: args.cluster.clone().unwrap_or_default(),
+        run: Some(run.clone()),
+        program_id: args.program_id.clone(),
+    };
+    let connected = target.resolve().and_then(|t| {
+        if t.run_dir.is_some() {
+            anyhow::bail!("not on an embedded ledger (its validator belongs to the coordinator)");
+        }
+        Ok((t.connect()?, t.run))
+    });
+    match connected {
+        Ok((conn, run)) => {
+            let me = coalition_ledger::Pubkey::new_from_array(wallet.pubkey());
+            poll_earnings(conn, run, me, Duration::from_secs(15))
+        }
+        Err(e) => {
+            tracing::warn!("earnings will not be shown: {e:#}");
+            Earned::unknown()
+        }
+    }
+}
+
 pub fn run(args: &Args) -> Result<ExitCode> {
     let address = join_address(args)?;
     let join: Multiaddr = address
@@ -127,7 +133,16 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         leak: None,
         leaks: false,
     };
-    let bar = if std::io::stderr().is_terminal() {
+    let _metrics = match args.metrics {
+        Some(addr) => {
+            let d = coalition_observe::start(coalition_observe::ServeOptions::metrics_only(addr))?;
+            eprintln!("metrics at {}metrics", d.url());
+            Some(d)
+        }
+        None => None,
+    };
+    let terminal = std::io::stderr().is_terminal();
+    let bar = if terminal {
         ProgressBar::new(0)
     } else {
         ProgressBar::hidden()
@@ -136,10 +151,10 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} steps  {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut bars = Bars { bar };
+    let mut progress = Progress::new(bar, !terminal, earnings(args, &opts.wallet));
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let summary = runtime.block_on(run_node(opts, &mut bars));
-    bars.bar.finish_and_clear();
+    let summary = runtime.block_on(run_node(opts, &mut progress));
+    progress.bar.finish_and_clear();
     let summary = summary?;
     println!(
         "run finished: {} rounds, {} bytes sent, {} bytes received",

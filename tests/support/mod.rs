@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+
 use coalition_coordinator::journal::{read_entries, Entry};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -44,6 +44,8 @@ pub trait NodeObserver: Send {
     fn joined(&mut self, _trainer: u32, _run_id: &str) {}
     fn round_started(&mut self, _round: u64, _steps: u32) {}
     fn step(&mut self, _step: u32, _loss: f32) {}
+    /// The model for `round` arrived (`bytes` long).
+    fn received(&mut self, _round: u64, _bytes: u64) {}
     fn submitted(&mut self, _round: u64, _bytes: u64, _accepted: bool) {}
     fn waiting(&mut self, _reason: &str) {}
 }
@@ -317,6 +319,7 @@ async fn do_work(
             .get_blob(s.coordinator, work.model_hash, work.model_bytes)
             .await?;
         summary.bytes_received += bytes.len() as u64;
+        observer.received(work.round, bytes.len() as u64);
         s.theta = coalition_model::checkpoint::params_from_le_bytes(&bytes)
             .map_err(|e| TrainerError::Protocol(format!("model blob: {e}")))?;
         s.theta_hash = work.model_hash;

@@ -93,6 +93,9 @@ pub(crate) fn sample_entries() -> Vec<Entry> {
             round_seconds: 0.0,
             scoring_seconds: 0.0,
             manifest_sha256: None,
+            bytes_up: None,
+            bytes_down: None,
+            phases: None,
         });
     }
     e
@@ -214,6 +217,9 @@ fn entries_that_would_not_replay_are_refused() {
             round_seconds: 0.0,
             scoring_seconds: 0.0,
             manifest_sha256: None,
+            bytes_up: None,
+            bytes_down: None,
+            phases: None,
         })
         .unwrap_err();
     assert!(
@@ -241,6 +247,9 @@ proptest::proptest! {
             round_seconds: 0.0,
             scoring_seconds: 0.0,
             manifest_sha256: None,
+            bytes_up: None,
+            bytes_down: None,
+            phases: None,
         };
         j.append(&e).unwrap();
         let (_, back) = Journal::open(&path).unwrap();
@@ -291,4 +300,44 @@ fn round_scored_lists_come_from_the_filter_outcome() {
     let dir = tempfile::tempdir().unwrap();
     let (mut j, _) = Journal::open(&dir.path().join("j.jsonl")).unwrap();
     j.append(&e).unwrap();
+}
+
+#[test]
+fn round_committed_traffic_and_phases_are_optional() {
+    let old = r#"{"event":"round_committed","round":2,"model_hash":"0000000000000000000000000000000000000000000000000000000000000000","checkpoint":"checkpoints/round-3","eval_loss_before":2.0,"eval_loss_after":1.5}"#;
+    let e: Entry = serde_json::from_str(old).unwrap();
+    let Entry::RoundCommitted {
+        bytes_up,
+        bytes_down,
+        phases,
+        ..
+    } = &e
+    else {
+        panic!("{e:?}");
+    };
+    assert_eq!((*bytes_up, *bytes_down, phases.clone()), (None, None, None));
+    let line = serde_json::to_string(&e).unwrap();
+    assert!(
+        !line.contains("bytes_up") && !line.contains("phases"),
+        "{line}"
+    );
+
+    let mut phases = std::collections::BTreeMap::new();
+    phases.insert("train".to_string(), 3.5);
+    phases.insert("score".to_string(), 0.25);
+    let full = Entry::RoundCommitted {
+        round: 2,
+        model_hash: h("m"),
+        checkpoint: "checkpoints/round-3".into(),
+        eval_loss_before: 2.0,
+        eval_loss_after: 1.5,
+        round_seconds: 4.0,
+        scoring_seconds: 0.25,
+        manifest_sha256: Some(h("manifest")),
+        bytes_up: Some(1_000),
+        bytes_down: Some(50_000),
+        phases: Some(phases),
+    };
+    let back: Entry = serde_json::from_str(&serde_json::to_string(&full).unwrap()).unwrap();
+    assert_eq!(back, full);
 }

@@ -206,6 +206,9 @@ impl Engine {
             round_seconds: opened.elapsed().as_secs_f64(),
             scoring_seconds: start.elapsed().as_secs_f64(),
             manifest_sha256: Some(manifest),
+            bytes_up: None,
+            bytes_down: None,
+            phases: None,
         })?;
         crate::crash::point("after-commit");
         self.remember(round, &screened.outcome, &scored.round.eval_samples, step);

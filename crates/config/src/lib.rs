@@ -11,9 +11,9 @@
 //! * [`trainer_view`] is the config text trainers receive: the launched file without
 //!   `[data.eval]`, the coordinator's private eval pool.
 //!
-//! Sections: `[run]`, `[model]`, `[data]` (with `[data.eval]`), `[training]`, `[network]`, `[attribution]`,
-//! `[rewards]`. Only `[run]`, `[model]` and `[data]` are required; the others have defaults
-//! documented on their fields.
+//! Sections: `[run]`, `[model]`, `[data]` (with `[data.eval]`), `[training]`, `[network]`,
+//! `[attribution]`, `[rewards]`, `[observe]`. Only `[run]`, `[model]` and `[data]` are
+//! required; the others have defaults documented on their fields.
 
 mod error;
 mod schema;
@@ -24,6 +24,6 @@ mod trainer_view;
 
 pub use schema::{
     AttributionSection, DataSection, Estimator, EvalKind, EvalSection, ModelKind, ModelSection,
-    NetworkSection, RewardsSection, RunConfig, RunSection, TrainingSection,
+    NetworkSection, ObserveSection, RewardsSection, RunConfig, RunSection, TrainingSection,
 };
 pub use trainer_view::trainer_view;

@@ -21,6 +21,8 @@ pub struct RunConfig {
     pub attribution: AttributionSection,
     #[serde(default)]
     pub rewards: RewardsSection,
+    #[serde(default)]
+    pub observe: ObserveSection,
     /// Where the file was read from (not a TOML key).
     #[serde(skip)]
     pub source_path: PathBuf,
@@ -254,6 +256,23 @@ pub struct RewardsSection {
     /// authority as mint authority and mints each round's reward into the vault. Set: the
     /// authority's token account of this mint funds the vault.
     pub mint: Option<String>,
+}
+
+/// `[observe]`: the coordinator's dashboard and Prometheus metrics (off by default).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ObserveSection {
+    /// Serve the live dashboard (`/`), its JSON (`/api/run`, `/api/rounds`) and `/metrics` on
+    /// this TCP address, e.g. `"127.0.0.1:9300"`. Unset: no HTTP server. Everything it shows
+    /// is about the run, not secrets, but bind to a public interface only on purpose.
+    pub http: Option<String>,
+}
+
+impl ObserveSection {
+    /// The parsed `http` address (validation has checked it parses).
+    pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
+        self.http.as_deref().and_then(|a| a.parse().ok())
+    }
 }
 
 fn default_rms_eps() -> f64 {

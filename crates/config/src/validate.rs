@@ -311,6 +311,14 @@ impl RunConfig {
                 ));
             }
         }
+        if let Some(http) = &self.observe.http {
+            if http.parse::<std::net::SocketAddr>().is_err() {
+                return Err(c.fail(
+                    "observe.http",
+                    format!("{http:?} is not a TCP address like \"127.0.0.1:9300\""),
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -420,6 +428,30 @@ seq_len = 32
         assert_eq!(
             invalid_key(&format!("{MINIMAL}\n[network]\nallowlist = [\"nope\"]\n")),
             "network.allowlist[0]"
+        );
+    }
+
+    #[test]
+    fn observe_is_off_by_default_and_checked() {
+        assert!(parse(MINIMAL).expect("parses").observe.http.is_none());
+        let on = parse(&format!(
+            "{MINIMAL}\n[observe]\nhttp = \"127.0.0.1:9300\"\n"
+        ))
+        .expect("parses");
+        assert_eq!(
+            on.observe.http_addr().map(|a| a.port()),
+            Some(9300),
+            "{:?}",
+            on.observe
+        );
+        assert_eq!(
+            invalid_key(&format!("{MINIMAL}\n[observe]\nhttp = \"localhost\"\n")),
+            "observe.http"
+        );
+        let unknown = parse(&format!("{MINIMAL}\n[observe]\nport = 1\n"));
+        assert!(
+            matches!(&unknown, Err(ConfigError::Parse { message, .. }) if message.contains("port")),
+            "{unknown:?}"
         );
     }
 

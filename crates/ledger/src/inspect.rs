@@ -7,9 +7,9 @@ use coalition_registry::{
     client,
     state::{Contribution, Layout, Round, Run, SCORE_SCALE},
 };
+use serde::Serialize;
 use solana_pubkey::Pubkey;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::chain::Chain;
@@ -115,101 +115,140 @@ pub fn check_reports(view: &RunView, reports: &Path) -> Vec<(u64, RootCheck)> {
         .collect()
 }
 
-fn score(fixed: i64) -> String {
-    format!("{:+.6}", fixed as f64 / SCORE_SCALE as f64)
+/// What a reviewer sees of a run, as plain data (`coalition inspect --json` prints it; the CLI
+/// draws it as tables).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub run: String,
+    pub authority: String,
+    pub run_id: u64,
+    pub config_hash: String,
+    pub dataset_hash: String,
+    pub reward_mint: String,
+    pub vault: String,
+    pub vault_balance: u64,
+    pub reward_per_round: u64,
+    pub rounds_recorded: u64,
+    pub rounds_closed: u64,
+    pub total_credited: u64,
+    pub total_claimed: u64,
+    /// The coordinator's peer id and listen addresses, when published.
+    pub coordinator: Option<CoordinatorInfo>,
+    pub rounds: Vec<RoundSummary>,
+    pub trainers: Vec<TrainerSummary>,
+    /// (rounds whose roots match the local reports, rounds checked), when reports were given.
+    pub reports_matched: Option<(usize, usize)>,
 }
 
-/// The view as text (what `coalition inspect` prints).
-pub fn render(view: &RunView, checks: Option<&[(u64, RootCheck)]>) -> String {
-    let r = &view.run;
-    let mut s = String::new();
-    let (peer, addrs) = client::coordinator_of(r);
-    let _ = writeln!(s, "run {}", view.address);
-    let _ = writeln!(
-        s,
-        "  authority        {}",
-        Pubkey::new_from_array(r.authority)
-    );
-    let _ = writeln!(s, "  run id           {}", r.run_id());
-    let _ = writeln!(s, "  config hash      {}", hex::encode(r.config_hash));
-    let _ = writeln!(s, "  dataset hash     {}", hex::encode(r.dataset_hash));
-    let _ = writeln!(
-        s,
-        "  reward mint      {}",
-        Pubkey::new_from_array(r.reward_mint)
-    );
-    let _ = writeln!(
-        s,
-        "  vault            {} ({} tokens)",
-        Pubkey::new_from_array(r.vault),
-        view.vault_balance
-    );
-    let _ = writeln!(s, "  reward per round {}", r.reward_per_round());
-    let _ = writeln!(
-        s,
-        "  rounds           {} recorded, {} closed; {} credited, {} claimed",
-        r.rounds_recorded(),
-        r.rounds_closed(),
-        r.total_credited(),
-        r.total_claimed()
-    );
-    if !peer.is_empty() {
-        let _ = writeln!(s, "  coordinator      {peer}");
-        for a in &addrs {
-            let _ = writeln!(
-                s,
-                "    join: coalition train --join {a}/p2p/{peer} --wallet <keypair.json>"
-            );
+/// Where trainers join.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CoordinatorInfo {
+    pub peer_id: String,
+    pub addresses: Vec<String>,
+}
+
+/// One recorded round.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoundSummary {
+    pub round: u64,
+    pub closed: bool,
+    pub trainers: u64,
+    pub total_payout: u64,
+    pub eval_loss_before: f64,
+    pub eval_loss_after: f64,
+    pub model_hash: String,
+    /// The comparison with the local report, when reports were given.
+    pub check: Option<CheckSummary>,
+}
+
+/// [`RootCheck`] as data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckSummary {
+    /// `match`, `differs`, `no_report` or `unreadable`.
+    pub status: String,
+    pub detail: Option<String>,
+}
+
+/// One trainer's account.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainerSummary {
+    pub wallet: String,
+    pub rounds_credited: u64,
+    /// Cumulative Shapley score (nats).
+    pub cumulative_score: f64,
+    pub earned: u64,
+    pub claimed: u64,
+}
+
+impl CheckSummary {
+    fn of(c: &RootCheck) -> CheckSummary {
+        let (status, detail) = match c {
+            RootCheck::Match => ("match", None),
+            RootCheck::Differs(why) => ("differs", Some(why.clone())),
+            RootCheck::NoReport => ("no_report", None),
+            RootCheck::Unreadable(why) => ("unreadable", Some(why.clone())),
+        };
+        CheckSummary {
+            status: status.into(),
+            detail,
         }
     }
-    let _ = writeln!(
-        s,
-        "\nround  closed  trainers  payout      loss before -> after  model hash        report"
-    );
-    for (i, round) in &view.rounds {
-        let check = checks
-            .and_then(|c| c.iter().find(|(j, _)| j == i))
-            .map(|(_, c)| match c {
-                RootCheck::Match => "roots match".to_string(),
-                RootCheck::Differs(why) => format!("DIFFERS: {why}"),
-                RootCheck::NoReport => "no local report".to_string(),
-                RootCheck::Unreadable(why) => format!("unreadable: {why}"),
-            })
-            .unwrap_or_default();
-        let _ = writeln!(
-            s,
-            "{:>5}  {:<6}  {:>8}  {:>10}  {:>8.4} -> {:<8.4}  {}  {check}",
-            i,
-            if round.is_closed() { "yes" } else { "no" },
-            round.trainer_count(),
-            round.total_payout(),
-            round.eval_loss_before(),
-            round.eval_loss_after(),
-            &hex::encode(round.model_hash)[..16],
-        );
+}
+
+/// The view as data for display.
+pub fn summarize(view: &RunView, checks: Option<&[(u64, RootCheck)]>) -> Summary {
+    let r = &view.run;
+    let (peer, addresses) = client::coordinator_of(r);
+    let rounds = view
+        .rounds
+        .iter()
+        .map(|(i, round)| RoundSummary {
+            round: *i,
+            closed: round.is_closed(),
+            trainers: u64::from(round.trainer_count()),
+            total_payout: round.total_payout(),
+            eval_loss_before: round.eval_loss_before(),
+            eval_loss_after: round.eval_loss_after(),
+            model_hash: hex::encode(round.model_hash),
+            check: checks
+                .and_then(|c| c.iter().find(|(j, _)| j == i))
+                .map(|(_, c)| CheckSummary::of(c)),
+        })
+        .collect();
+    let trainers = view
+        .trainers
+        .iter()
+        .map(|(t, c)| TrainerSummary {
+            wallet: t.to_string(),
+            rounds_credited: c.rounds_credited(),
+            cumulative_score: c.cumulative_score() as f64 / SCORE_SCALE as f64,
+            earned: c.earned(),
+            claimed: c.claimed(),
+        })
+        .collect();
+    Summary {
+        run: view.address.to_string(),
+        authority: Pubkey::new_from_array(r.authority).to_string(),
+        run_id: r.run_id(),
+        config_hash: hex::encode(r.config_hash),
+        dataset_hash: hex::encode(r.dataset_hash),
+        reward_mint: Pubkey::new_from_array(r.reward_mint).to_string(),
+        vault: Pubkey::new_from_array(r.vault).to_string(),
+        vault_balance: view.vault_balance,
+        reward_per_round: r.reward_per_round(),
+        rounds_recorded: r.rounds_recorded(),
+        rounds_closed: r.rounds_closed(),
+        total_credited: r.total_credited(),
+        total_claimed: r.total_claimed(),
+        coordinator: (!peer.is_empty()).then_some(CoordinatorInfo {
+            peer_id: peer,
+            addresses,
+        }),
+        rounds,
+        trainers,
+        reports_matched: checks.map(|c| {
+            let matched = c.iter().filter(|(_, k)| *k == RootCheck::Match).count();
+            (matched, c.len())
+        }),
     }
-    let _ = writeln!(
-        s,
-        "\ntrainer                                        rounds  cumulative score      earned     claimed"
-    );
-    for (t, c) in &view.trainers {
-        let _ = writeln!(
-            s,
-            "{:<45}  {:>6}  {:>16}  {:>10}  {:>10}",
-            t.to_string(),
-            c.rounds_credited(),
-            score(c.cumulative_score()),
-            c.earned(),
-            c.claimed()
-        );
-    }
-    if let Some(c) = checks {
-        let matched = c.iter().filter(|(_, k)| *k == RootCheck::Match).count();
-        let _ = writeln!(
-            s,
-            "\n{matched} of {} recorded rounds match the local reports",
-            c.len()
-        );
-    }
-    s
 }
