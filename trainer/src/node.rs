@@ -249,7 +249,7 @@ fn build_trainer(config_toml: &str, opts: &NodeOptions) -> Result<RoundTrainer, 
     let inner = InnerTrainer::new(model, hp, schedule, t.grad_clip);
     let samples = SampleSet::new(corpus.train.clone(), cfg.data.seq_len)?;
     let sharder = Sharder::new(cfg.run.seed, samples.len(), t.batch_size, 1, 1)?;
-    RoundTrainer::new(inner, samples, sharder, opts.behavior)
+    RoundTrainer::new(inner, samples, sharder, opts.behavior, build::codec(&cfg))
 }
 
 async fn do_work(

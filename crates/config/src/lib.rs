@@ -18,6 +18,6 @@ mod validate;
 
 pub use error::ConfigError;
 pub use schema::{
-    AttributionSection, DataSection, Estimator, ModelKind, ModelSection, NetworkSection,
-    RewardsSection, RunConfig, RunSection, TrainingSection,
+    AttributionSection, CodecSettings, DataSection, Estimator, ModelKind, ModelSection,
+    NetworkSection, RewardsSection, RunConfig, RunSection, TrainingSection, UpdateCodec,
 };
