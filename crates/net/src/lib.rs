@@ -23,7 +23,8 @@
 //! * [`store`]: where received blobs go and served blobs come from ([`BlobStore`],
 //!   [`MemoryBlobStore`], [`DirBlobStore`]).
 //! * the node, in the style of rust-libp2p's file-sharing example: [`start`] builds the swarm
-//!   (TCP + noise + yamux, and QUIC; identify; ping; timeouts from [`NetConfig`]) and spawns an
+//!   (TCP + noise + yamux with 256 KiB data frames, and QUIC; identify; ping; timeouts from
+//!   [`NetConfig`]) and spawns an
 //!   event loop that owns it; the cloneable [`Client`] sends it commands; [`Event`]s come back
 //!   on a channel. Peers that send malformed, oversized or wrong-hash messages are
 //!   disconnected with a logged reason ([`Event::PeerDropped`]).
@@ -42,6 +43,7 @@ mod control;
 mod error;
 mod event;
 mod event_loop;
+mod mux;
 mod node;
 pub mod store;
 pub mod wallet;
