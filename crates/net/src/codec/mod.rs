@@ -85,11 +85,11 @@
 //! bin above). A value code `(j, s)` decodes as `±min(lo + (j + 0.5) · (hi − lo) / 2^(b−1), hi)`.
 //!
 //! Why Rice-coded gaps: at 64 of 4096 kept, a fixed 12-bit position costs 12 bits per entry, a
-//! bitmap 64, and `log2 C(4096, 64) / 64` ≈ 7.3 bits per entry is the least any code can spend
-//! on positions that carry no pattern; Rice gaps with a per-block parameter land within a few
-//! tenths of a bit of that bound (measured by `cargo bench -p coalition-net --bench codec`,
-//! figures in docs/PERFORMANCE.md). Positions of 1–3% of entries cannot cost fewer bits than 2–4
-//! bit values: the bound itself is 6.5–8 bits per entry.
+//! bitmap 64, u16 gaps through zstd about 8, and `log2 C(4096, 64) / 64` ≈ 7.36 bits is the least
+//! any code can spend on uniformly placed positions; Rice gaps with a per-block parameter measure
+//! 7.2–7.35 bits (at the bound, and below it when large entries cluster; `cargo bench -p
+//! coalition-net --bench codec`, docs/PERFORMANCE.md). Positions of 1–3% of entries cannot cost
+//! fewer bits than the 2–4-bit values they locate: the bound itself is 6.4–8.0 bits per entry.
 //!
 //! Content addressing (sha256) and authenticity belong to the blob transport, which carries
 //! frames as opaque bytes.
