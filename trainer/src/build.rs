@@ -1,7 +1,7 @@
 //! From a run config to a model and a tokenised corpus.
 
 use candle_core::Device;
-use coalition_config::RunConfig;
+use coalition_config::{CodecSettings, RunConfig};
 use coalition_datasets::{Corpus, LoadOptions, Manifest};
 use coalition_model::hub::{resolve, HubModel};
 use coalition_model::{checkpoint, Llama, LlamaConfig};
@@ -14,6 +14,22 @@ use crate::TrainerError;
 pub struct HubOptions {
     pub cache: Option<PathBuf>,
     pub offline: bool,
+}
+
+/// The update codec `training.codec` selects, with its parameters.
+pub fn codec(cfg: &RunConfig) -> coalition_net::CodecSpec {
+    match cfg.training.codec_settings() {
+        CodecSettings::Int8 { block_size } => coalition_net::CodecSpec::Int8 { block_size },
+        CodecSettings::Sparse {
+            block_size,
+            topk_ppm,
+            bits,
+        } => coalition_net::CodecSpec::Sparse(coalition_net::SparseSpec {
+            block_size,
+            topk_ppm,
+            bits,
+        }),
+    }
 }
 
 /// Load and tokenise the config's dataset.

@@ -299,7 +299,8 @@ fn build_trainer(config_toml: &str, opts: &NodeOptions) -> Result<RoundTrainer, 
     let inner = InnerTrainer::new(model, hp, schedule, t.grad_clip);
     let samples = SampleSet::new(corpus.train.clone(), cfg.data.seq_len)?;
     let sharder = Sharder::new(cfg.run.seed, samples.len(), t.batch_size, 1, 1)?;
-    let mut trainer = RoundTrainer::new(inner, samples, sharder, opts.behavior)?;
+    let mut trainer =
+        RoundTrainer::new(inner, samples, sharder, opts.behavior, build::codec(&cfg))?;
     if opts.behavior == Behavior::EvalThief {
         trainer.steal(crate::thief::public_split(&corpus.eval, cfg.data.seq_len));
     }

@@ -3,7 +3,7 @@
 //! feedback. The AdamW state and the quantisation residual stay with the trainer across rounds.
 
 use coalition_datasets::{SampleSet, Sharder};
-use coalition_net::codec::{ErrorFeedback, DEFAULT_BLOCK_SIZE};
+use coalition_net::codec::{CodecSpec, ErrorFeedback};
 
 use crate::batches::TokenBatch;
 use crate::inner::InnerTrainer;
@@ -87,6 +87,7 @@ pub struct RoundOutput {
 pub struct RoundTrainer {
     inner: InnerTrainer,
     feedback: ErrorFeedback,
+    codec: CodecSpec,
     samples: SampleSet,
     sharder: Sharder,
     behavior: Behavior,
@@ -97,17 +98,20 @@ pub struct RoundTrainer {
 impl RoundTrainer {
     /// `sharder` must be built with one slot and one step per "round" so that its rounds are
     /// single batches addressed by a global cursor (see [`Assignment::first_batch`]).
+    /// Updates are encoded with `codec` (`training.codec`).
     pub fn new(
         inner: InnerTrainer,
         samples: SampleSet,
         sharder: Sharder,
         behavior: Behavior,
+        codec: CodecSpec,
     ) -> Result<Self, TrainerError> {
         let n = inner.model.params().num_elements();
-        let feedback = ErrorFeedback::new(n, DEFAULT_BLOCK_SIZE)?;
+        let feedback = ErrorFeedback::with_codec(n, codec)?;
         Ok(Self {
             inner,
             feedback,
+            codec,
             samples,
             sharder,
             behavior,
@@ -199,14 +203,14 @@ impl RoundTrainer {
         let frame = match self.behavior {
             Behavior::HugeNorm => {
                 delta.iter_mut().for_each(|d| *d *= 1000.0);
-                coalition_net::codec::encode(&delta, DEFAULT_BLOCK_SIZE)?
+                self.codec.encode(&delta)?
             }
             Behavior::WrongShape => {
                 delta.pop();
-                coalition_net::codec::encode(&delta, DEFAULT_BLOCK_SIZE)?
+                self.codec.encode(&delta)?
             }
             Behavior::CorruptFrame => {
-                let mut f = coalition_net::codec::encode(&delta, DEFAULT_BLOCK_SIZE)?;
+                let mut f = self.codec.encode(&delta)?;
                 let n = f.len();
                 for b in f.iter_mut().skip(n / 2).take(16) {
                     *b ^= 0x5a;

@@ -159,6 +159,58 @@ pub struct TrainingSection {
     pub eval_every: usize,
     /// Eval batches (of `batch_size` sequences) per evaluation.
     pub eval_batches: usize,
+    /// How trainers encode their updates: `int8` (blockwise int8 + zstd, the default) or
+    /// `sparse` (top-k per block with 2-4-bit values, SparseLoCo-style). Either way the
+    /// encoder keeps error feedback; the coordinator decodes both.
+    pub codec: UpdateCodec,
+    /// Values per codec block. Default: 256 for int8 (1..=1048576), 4096 for sparse
+    /// (1..=65536).
+    pub codec_block_size: Option<u32>,
+    /// sparse only: share of each block sent, in parts per million (1..=1000000, at least one
+    /// entry per block). Default 15625: 64 of every 4096 values.
+    pub codec_topk_ppm: Option<u32>,
+    /// sparse only: bits per sent value, sign included (2..=4). Default 2.
+    pub codec_bits: Option<u8>,
+}
+
+/// The update codec named by `training.codec`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpdateCodec {
+    /// Blockwise int8 with an f32 scale per block, then zstd.
+    #[default]
+    Int8,
+    /// Top-k per block, low-bit values, Rice-coded positions.
+    Sparse,
+}
+
+/// `training.codec` and its parameters with defaults filled in (see [`TrainingSection::codec`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodecSettings {
+    Int8 {
+        block_size: u32,
+    },
+    Sparse {
+        block_size: u32,
+        topk_ppm: u32,
+        bits: u8,
+    },
+}
+
+impl TrainingSection {
+    /// The codec and its parameters, defaults filled in.
+    pub fn codec_settings(&self) -> CodecSettings {
+        match self.codec {
+            UpdateCodec::Int8 => CodecSettings::Int8 {
+                block_size: self.codec_block_size.unwrap_or(256),
+            },
+            UpdateCodec::Sparse => CodecSettings::Sparse {
+                block_size: self.codec_block_size.unwrap_or(4096),
+                topk_ppm: self.codec_topk_ppm.unwrap_or(15_625),
+                bits: self.codec_bits.unwrap_or(2),
+            },
+        }
+    }
 }
 
 /// `[network]`: libp2p listen addresses, limits and deadlines.
@@ -304,6 +356,10 @@ impl Default for TrainingSection {
             nesterov: true,
             eval_every: 50,
             eval_batches: 4,
+            codec: UpdateCodec::Int8,
+            codec_block_size: None,
+            codec_topk_ppm: None,
+            codec_bits: None,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Range and consistency checks run after parsing. Each failure names its key.
 
-use crate::{ConfigError, RunConfig};
+use crate::{CodecSettings, ConfigError, RunConfig, UpdateCodec};
 
 /// Collects the first failing check with its key.
 struct Checker<'a> {
@@ -174,6 +174,7 @@ impl RunConfig {
             false,
         )?;
         c.range_usize("training.eval_batches", t.eval_batches, 1, 1 << 16)?;
+        self.validate_codec(&c)?;
 
         let n = &self.network;
         if n.listen.is_empty() {
@@ -323,9 +324,44 @@ impl RunConfig {
     }
 }
 
+impl RunConfig {
+    /// `training.codec` and its parameters: ranges as the codec accepts them, and the sparse
+    /// codec's keys refused with int8.
+    fn validate_codec(&self, c: &Checker) -> Result<(), ConfigError> {
+        let t = &self.training;
+        if t.codec == UpdateCodec::Int8 {
+            for (key, set) in [
+                ("training.codec_topk_ppm", t.codec_topk_ppm.is_some()),
+                ("training.codec_bits", t.codec_bits.is_some()),
+            ] {
+                if set {
+                    return Err(c.fail(
+                        key,
+                        "is only used with codec = \"sparse\" (codec is \"int8\")".to_string(),
+                    ));
+                }
+            }
+        }
+        match t.codec_settings() {
+            CodecSettings::Int8 { block_size } => {
+                c.range_u64("training.codec_block_size", block_size.into(), 1, 1 << 20)
+            }
+            CodecSettings::Sparse {
+                block_size,
+                topk_ppm,
+                bits,
+            } => {
+                c.range_u64("training.codec_block_size", block_size.into(), 1, 1 << 16)?;
+                c.range_u64("training.codec_topk_ppm", topk_ppm.into(), 1, 1_000_000)?;
+                c.range_u64("training.codec_bits", bits.into(), 2, 4)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use crate::{ConfigError, RunConfig};
+    use crate::{CodecSettings, ConfigError, RunConfig};
     use std::path::Path;
 
     const MINIMAL: &str = r#"
@@ -453,6 +489,59 @@ seq_len = 32
             matches!(&unknown, Err(ConfigError::Parse { message, .. }) if message.contains("port")),
             "{unknown:?}"
         );
+    }
+
+    #[test]
+    fn codec_defaults_to_int8_and_takes_sparse_parameters() {
+        let cfg = parse(MINIMAL).expect("minimal");
+        assert_eq!(
+            cfg.training.codec_settings(),
+            CodecSettings::Int8 { block_size: 256 }
+        );
+        let text = format!("{MINIMAL}\n[training]\ncodec = \"sparse\"\n");
+        assert_eq!(
+            parse(&text).expect("sparse").training.codec_settings(),
+            CodecSettings::Sparse {
+                block_size: 4096,
+                topk_ppm: 15_625,
+                bits: 2
+            }
+        );
+        let text = format!(
+            "{MINIMAL}\n[training]\ncodec = \"sparse\"\ncodec_block_size = 1024\n\
+             codec_topk_ppm = 30000\ncodec_bits = 4\n"
+        );
+        assert_eq!(
+            parse(&text).expect("sparse").training.codec_settings(),
+            CodecSettings::Sparse {
+                block_size: 1024,
+                topk_ppm: 30_000,
+                bits: 4
+            }
+        );
+    }
+
+    #[test]
+    fn codec_keys_are_checked_by_name() {
+        let with = |keys: &str| invalid_key(&format!("{MINIMAL}\n[training]\n{keys}\n"));
+        assert_eq!(
+            with("codec = \"sparse\"\ncodec_bits = 5"),
+            "training.codec_bits"
+        );
+        assert_eq!(
+            with("codec = \"sparse\"\ncodec_topk_ppm = 0"),
+            "training.codec_topk_ppm"
+        );
+        assert_eq!(
+            with("codec = \"sparse\"\ncodec_block_size = 65537"),
+            "training.codec_block_size"
+        );
+        assert_eq!(with("codec_block_size = 0"), "training.codec_block_size");
+        assert_eq!(with("codec_topk_ppm = 20000"), "training.codec_topk_ppm");
+        assert_eq!(with("codec_bits = 2"), "training.codec_bits");
+        let err = parse(&format!("{MINIMAL}\n[training]\ncodec = \"fp8\"\n")).expect_err("kind");
+        assert!(err.to_string().contains("codec"), "{err}");
+        assert!(err.to_string().contains("sparse"), "{err}");
     }
 
     #[test]

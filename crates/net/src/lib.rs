@@ -5,9 +5,11 @@
 //! NAT work), train a few local steps per round, and send back a pseudo-gradient. One module
 //! per concern:
 //!
-//! * [`codec`]: the update codec. Blockwise int8 with f32 scales, then zstd level 1, in a
-//!   self-describing frame that the receiver validates completely; plus the trainer-side error
-//!   feedback that carries quantization error into the next round.
+//! * [`codec`]: the update codecs, in one self-describing frame family that the receiver
+//!   validates completely: blockwise int8 with f32 scales then zstd level 1 (the default), or
+//!   SparseLoCo-style top-k per block with 2–4-bit values and Rice-coded positions; the
+//!   encoder-side error feedback that carries what a frame did not send into the next round;
+//!   and [`decode_into_add`], the bit-exact way to apply a broadcast update to weights.
 //! * [`wire`]: the control protocol's messages ([`Request`], [`Response`], [`Work`],
 //!   [`StatusInfo`]) — the one definition both sides use, CBOR on
 //!   [`CONTROL_PROTOCOL`] (`/coalition/control/1`), each message capped at
@@ -21,7 +23,8 @@
 //! * [`store`]: where received blobs go and served blobs come from ([`BlobStore`],
 //!   [`MemoryBlobStore`], [`DirBlobStore`]).
 //! * the node, in the style of rust-libp2p's file-sharing example: [`start`] builds the swarm
-//!   (TCP + noise + yamux, and QUIC; identify; ping; timeouts from [`NetConfig`]) and spawns an
+//!   (TCP + noise + yamux with 256 KiB data frames, and QUIC; identify; ping; timeouts from
+//!   [`NetConfig`]) and spawns an
 //!   event loop that owns it; the cloneable [`Client`] sends it commands; [`Event`]s come back
 //!   on a channel. Peers that send malformed, oversized or wrong-hash messages are
 //!   disconnected with a logged reason ([`Event::PeerDropped`]).
@@ -40,6 +43,7 @@ mod control;
 mod error;
 mod event;
 mod event_loop;
+mod mux;
 mod node;
 pub mod store;
 pub mod wallet;
@@ -49,7 +53,9 @@ pub mod wire;
 mod node_tests;
 
 pub use client::Client;
-pub use codec::{decode, encode, CodecError, ErrorFeedback, FrameHeader};
+pub use codec::{
+    decode, decode_into_add, encode, CodecError, CodecSpec, ErrorFeedback, FrameHeader, SparseSpec,
+};
 pub use error::NetError;
 pub use event::{Event, Responder};
 pub use libp2p::{identity::Keypair, Multiaddr, PeerId};

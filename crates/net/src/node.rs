@@ -10,7 +10,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use futures::StreamExt;
 use libp2p::{
     identify, identity::Keypair, noise, ping, request_response, swarm::NetworkBehaviour,
-    swarm::SwarmEvent, tcp, yamux, Multiaddr, StreamProtocol, SwarmBuilder,
+    swarm::SwarmEvent, tcp, Multiaddr, StreamProtocol, SwarmBuilder,
 };
 use tokio::sync::mpsc;
 
@@ -82,7 +82,7 @@ pub async fn start(
         .with_tcp(
             tcp::Config::default().nodelay(true),
             noise::Config::new,
-            yamux::Config::default,
+            crate::mux::YamuxUpgrade::default,
         )
         .map_err(|e| transport(&e))?
         .with_quic_config(|mut quic| {

@@ -29,6 +29,13 @@ pub trait BlobStore: Send + Sync + 'static {
     /// The blob named `hash`, to serve to a peer, or `None` if it is not held.
     fn get(&self, hash: &Hash32) -> Option<Vec<u8>>;
 
+    /// The same blob, shared rather than copied: what the server sends from. Stores that keep
+    /// blobs in memory behind an `Arc` override this, so serving a 64 MiB model to each trainer
+    /// does not copy (and page in) 64 MiB first. The default wraps [`BlobStore::get`].
+    fn get_shared(&self, hash: &Hash32) -> Option<Arc<Vec<u8>>> {
+        self.get(hash).map(Arc::new)
+    }
+
     /// Whether to receive a put of `len` bytes named `hash` from `peer`. Called after the
     /// size cap passed and before any byte is read.
     fn accept(&self, peer: &PeerId, hash: &Hash32, len: u64) -> bool;
@@ -86,6 +93,10 @@ impl MemoryBlobStore {
 impl BlobStore for MemoryBlobStore {
     fn get(&self, hash: &Hash32) -> Option<Vec<u8>> {
         self.lock().get(hash).map(|b| b.as_ref().clone())
+    }
+
+    fn get_shared(&self, hash: &Hash32) -> Option<Arc<Vec<u8>>> {
+        self.lock().get(hash).cloned()
     }
 
     fn accept(&self, _peer: &PeerId, _hash: &Hash32, _len: u64) -> bool {

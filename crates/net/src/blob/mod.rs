@@ -39,7 +39,9 @@ use std::{future::Future, io, time::Duration};
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
 
-use crate::{store::blob_hash, Hash32};
+use sha2::{Digest, Sha256};
+
+use crate::Hash32;
 
 mod server;
 mod transfer;
@@ -170,48 +172,75 @@ async fn write_chunked<S: AsyncWrite + Unpin>(
     timed(limit, "flushing blob bytes", s.flush()).await
 }
 
-/// Reads into `buf[*filled..]` in [`CHUNK`]s until it is full; `*filled` tracks progress even
-/// when this fails part-way.
-async fn read_chunked<S: AsyncRead + Unpin>(
-    s: &mut S,
-    limit: Duration,
-    buf: &mut [u8],
-    filled: &mut usize,
-) -> io::Result<()> {
-    while *filled < buf.len() {
-        let end = (*filled + CHUNK).min(buf.len());
-        let n = timed(
-            limit,
-            "receiving blob bytes",
-            s.read(&mut buf[*filled..end]),
-        )
-        .await?;
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("stream closed after {} of {} bytes", *filled, buf.len()),
-            ));
+/// A blob being received: its buffer, how much of it has arrived, and the sha256 state of that
+/// prefix. Hashing each chunk as it arrives overlaps the hash with the transfer (the bytes are
+/// still in cache), instead of a second pass over the whole blob after the last byte.
+pub(crate) struct Incoming {
+    buf: Vec<u8>,
+    filled: usize,
+    hasher: Sha256,
+}
+
+impl Incoming {
+    /// An empty receive buffer of `len` bytes; the caller has checked `len` against its cap.
+    pub(crate) fn new(len: usize) -> Self {
+        Self {
+            buf: vec![0u8; len],
+            filled: 0,
+            hasher: Sha256::new(),
         }
-        *filled += n;
     }
-    Ok(())
+
+    /// Bytes received so far.
+    pub(crate) fn filled(&self) -> usize {
+        self.filled
+    }
+
+    /// The blob's total length.
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Reads from `s` in [`CHUNK`]s until the buffer is full, hashing each chunk; progress is
+    /// kept even when this fails part-way.
+    pub(crate) async fn read_from<S: AsyncRead + Unpin>(
+        &mut self,
+        s: &mut S,
+        limit: Duration,
+    ) -> io::Result<()> {
+        while self.filled < self.buf.len() {
+            let end = (self.filled + CHUNK).min(self.buf.len());
+            let n = timed(
+                limit,
+                "receiving blob bytes",
+                s.read(&mut self.buf[self.filled..end]),
+            )
+            .await?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "stream closed after {} of {} bytes",
+                        self.filled,
+                        self.buf.len()
+                    ),
+                ));
+            }
+            self.hasher.update(&self.buf[self.filled..self.filled + n]);
+            self.filled += n;
+        }
+        Ok(())
+    }
+
+    /// The received bytes and their sha256 (of what arrived so far, if called early).
+    pub(crate) fn finish(self) -> (Vec<u8>, Hash32) {
+        (self.buf, self.hasher.finalize().into())
+    }
 }
 
 /// Closes our side politely; errors do not matter any more.
 async fn close_quietly<S: AsyncWrite + Unpin>(s: &mut S, limit: Duration) {
     let _ = tokio::time::timeout(limit, s.close()).await;
-}
-
-async fn hash_off_thread(bytes: Vec<u8>) -> (Vec<u8>, Hash32) {
-    match tokio::task::spawn_blocking(move || {
-        let h = blob_hash(&bytes);
-        (bytes, h)
-    })
-    .await
-    {
-        Ok(r) => r,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
 }
 
 async fn write_status_byte<S: AsyncWrite + Unpin>(

@@ -13,17 +13,16 @@ use libp2p::PeerId;
 use tokio::sync::{mpsc, Semaphore};
 
 use super::{
-    close_quietly, hash_off_thread, read_chunked, timed, write_chunked, write_status,
-    write_status_byte, Header, BAD_REQUEST, HASH_MISMATCH, HEADER_LEN, MAX_CONCURRENT_STREAMS,
-    NOT_FOUND, OK, OP_GET, OP_PUT, PARTIAL_TTL, REFUSED, STORE_FAILED, TOO_LARGE,
+    close_quietly, timed, write_chunked, write_status, write_status_byte, Header, Incoming,
+    BAD_REQUEST, HASH_MISMATCH, HEADER_LEN, MAX_CONCURRENT_STREAMS, NOT_FOUND, OK, OP_GET, OP_PUT,
+    PARTIAL_TTL, REFUSED, STORE_FAILED, TOO_LARGE,
 };
 use crate::{event_loop::Internal, BlobStore, Event, Hash32};
 
 /// The prefix of a put that broke part-way.
 struct Partial {
     hash: Hash32,
-    buf: Vec<u8>,
-    filled: usize,
+    incoming: Incoming,
     at: Instant,
 }
 
@@ -125,7 +124,7 @@ impl Server {
         let limit = self.io_timeout;
         let store = self.store.clone();
         let hash = h.hash;
-        let blob = tokio::task::spawn_blocking(move || store.get(&hash))
+        let blob = tokio::task::spawn_blocking(move || store.get_shared(&hash))
             .await
             .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
         let Some(blob) = blob else {
@@ -181,24 +180,23 @@ impl Server {
             return write_status(s, limit, REFUSED, 0).await;
         }
         let mut partial = match self.take_partial(&peer) {
-            Some(p) if p.hash == hash && p.buf.len() == len => p,
+            Some(p) if p.hash == hash && p.incoming.len() == len => p,
             _ => Partial {
                 hash,
                 // Cap checked above, before any byte is read.
-                buf: vec![0u8; len],
-                filled: 0,
+                incoming: Incoming::new(len),
                 at: Instant::now(),
             },
         };
-        write_status(s, limit, OK, partial.filled as u64).await?;
-        if let Err(e) = read_chunked(s, limit, &mut partial.buf, &mut partial.filled).await {
-            if partial.filled > 0 {
+        write_status(s, limit, OK, partial.incoming.filled() as u64).await?;
+        if let Err(e) = partial.incoming.read_from(s, limit).await {
+            if partial.incoming.filled() > 0 {
                 partial.at = Instant::now();
                 self.keep_partial(peer, partial);
             }
             return Err(e);
         }
-        let (bytes, actual) = hash_off_thread(partial.buf).await;
+        let (bytes, actual) = partial.incoming.finish();
         if actual != hash {
             write_status_byte(s, limit, HASH_MISMATCH).await?;
             close_quietly(s, limit).await;

@@ -7,8 +7,8 @@ use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::PeerId;
 
 use super::{
-    close_quietly, hash_off_thread, read_chunked, read_status, timed, write_chunked, Header,
-    BAD_REQUEST, HASH_MISMATCH, NOT_FOUND, OK, OP_GET, OP_PUT, REFUSED, STORE_FAILED, TOO_LARGE,
+    close_quietly, read_status, timed, write_chunked, Header, Incoming, BAD_REQUEST, HASH_MISMATCH,
+    NOT_FOUND, OK, OP_GET, OP_PUT, REFUSED, STORE_FAILED, TOO_LARGE,
 };
 use crate::{Hash32, NetError};
 
@@ -40,11 +40,15 @@ impl Transfer {
     }
 }
 
-/// State of a get across attempts.
+/// State of a get across attempts: nothing until the first answer names the length.
 struct GetProgress {
-    buf: Vec<u8>,
-    filled: usize,
-    total: Option<u64>,
+    incoming: Option<Incoming>,
+}
+
+impl GetProgress {
+    fn filled(&self) -> usize {
+        self.incoming.as_ref().map_or(0, Incoming::filled)
+    }
 }
 
 /// Fetches blob `hash` (at most `max_len` bytes), resuming from the bytes already received
@@ -61,11 +65,7 @@ where
     F: Future<Output = Result<S, AttemptError>>,
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut progress = GetProgress {
-        buf: Vec::new(),
-        filled: 0,
-        total: None,
-    };
+    let mut progress = GetProgress { incoming: None };
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -90,12 +90,16 @@ where
                     });
                 }
                 tracing::debug!(peer = %t.peer, hash = %hex::encode(hash), attempts,
-                    received = progress.filled, %reason, "blob get broke; resuming");
+                    received = progress.filled(), %reason, "blob get broke; resuming");
                 t.backoff(attempts).await;
             }
         }
     }
-    let (bytes, actual) = hash_off_thread(progress.buf).await;
+    let (bytes, actual) = match progress.incoming {
+        Some(incoming) => incoming.finish(),
+        // Only reachable with a zero-length blob, whose first attempt always allocates.
+        None => Incoming::new(0).finish(),
+    };
     if actual != hash {
         return Err(NetError::HashMismatch {
             peer: t.peer,
@@ -132,7 +136,7 @@ async fn get_attempt<S: AsyncRead + AsyncWrite + Unpin>(
     let header = Header {
         op: OP_GET,
         hash,
-        offset: p.filled as u64,
+        offset: p.filled() as u64,
         length: max_len,
     };
     let (status, total) = open_operation(s, &header, t.io_timeout, "sending a get").await?;
@@ -154,7 +158,7 @@ async fn get_attempt<S: AsyncRead + AsyncWrite + Unpin>(
                 reason: format!(
                     "refused a get of {} from offset {} as a bad request",
                     hex::encode(hash),
-                    p.filled
+                    p.filled()
                 ),
             })
         }
@@ -173,17 +177,18 @@ async fn get_attempt<S: AsyncRead + AsyncWrite + Unpin>(
             cap: max_len,
         });
     }
-    match p.total {
-        Some(known) if known != total => {
+    let incoming = match &mut p.incoming {
+        Some(known) if known.len() as u64 != total => {
             return fatal(NetError::Protocol {
                 peer,
                 reason: format!(
-                    "blob {} was {known} bytes, now announced as {total}",
-                    hex::encode(hash)
+                    "blob {} was {} bytes, now announced as {total}",
+                    hex::encode(hash),
+                    known.len()
                 ),
             })
         }
-        Some(_) => {}
+        Some(known) => known,
         None => {
             let len = usize::try_from(total).map_err(|_| {
                 AttemptError::Fatal(NetError::BlobTooLarge {
@@ -194,11 +199,10 @@ async fn get_attempt<S: AsyncRead + AsyncWrite + Unpin>(
                 })
             })?;
             // Cap checked above: this allocation is bounded by the asker's own limit.
-            p.buf = vec![0u8; len];
-            p.total = Some(total);
+            p.incoming.insert(Incoming::new(len))
         }
-    }
-    read_chunked(s, t.io_timeout, &mut p.buf, &mut p.filled).await?;
+    };
+    incoming.read_from(s, t.io_timeout).await?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //! message and drops the update (and, by policy, the peer).
 
 use super::frame::{FORMAT_VERSION, MAGIC, MAX_BLOCK_SIZE};
+use super::sparse::{MAX_BITS, MAX_SPARSE_BLOCK, MIN_BITS, SPARSE_VERSION};
 
 /// Why an update could not be encoded, or why a frame was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -26,7 +27,10 @@ pub enum CodecError {
     },
 
     /// The frame was written by a format version this build does not read.
-    #[error("unsupported frame version {found} (this build reads version {FORMAT_VERSION})")]
+    #[error(
+        "unsupported frame version {found} (this build reads version {FORMAT_VERSION}, int8, \
+         and version {SPARSE_VERSION}, sparse)"
+    )]
     UnsupportedVersion {
         /// The version in the header.
         found: u16,
@@ -98,6 +102,76 @@ pub enum CodecError {
         index: u64,
     },
 
+    /// A sparse frame's value width, or a sparse codec's `bits`, is outside
+    /// `MIN_BITS..=MAX_BITS`.
+    #[error("value width {found} bits is outside {MIN_BITS}..={MAX_BITS}")]
+    BadBits {
+        /// The offending width.
+        found: u8,
+    },
+
+    /// A sparse codec's block size is zero or above [`MAX_SPARSE_BLOCK`].
+    #[error("sparse block size {found} is outside 1..={MAX_SPARSE_BLOCK}")]
+    BadSparseBlockSize {
+        /// The offending block size (from the header, or from the caller when encoding).
+        found: u32,
+    },
+
+    /// A sparse codec's share of kept entries is outside `1..=1_000_000` parts per million.
+    #[error("top-k share {found} ppm is outside 1..=1000000")]
+    BadTopK {
+        /// The offending share, in parts per million.
+        found: u32,
+    },
+
+    /// A sparse frame keeps zero entries per block, or more than a block holds.
+    #[error("sparse frame keeps {kept} entries per block of {block_size}")]
+    BadKept {
+        /// Entries kept per block, from the header.
+        kept: u32,
+        /// Block size, from the header.
+        block_size: u32,
+    },
+
+    /// The payload does not hash to the checksum in a sparse frame's header.
+    #[error("payload checksum {found:02x?} does not match the header's {expected:02x?}")]
+    Checksum {
+        /// The checksum in the header.
+        expected: [u8; 8],
+        /// The first 8 bytes of the payload's sha256.
+        found: [u8; 8],
+    },
+
+    /// A sparse block's value range is not `0 <= lo <= hi` with both finite.
+    #[error("block {block} has value range [{lo}, {hi}]: needs finite 0 <= lo <= hi")]
+    BadRange {
+        /// Index of the block.
+        block: u64,
+        /// Smallest kept magnitude, as read.
+        lo: f32,
+        /// Largest kept magnitude, as read.
+        hi: f32,
+    },
+
+    /// A sparse block's Rice parameter is larger than any gap in a block can need.
+    #[error("block {block} has Rice parameter {found}, above 16")]
+    BadRiceParameter {
+        /// Index of the block.
+        block: u64,
+        /// The parameter as read.
+        found: u8,
+    },
+
+    /// A sparse frame's group of blocks is malformed: its declared length, a position code
+    /// that runs past its block or past the data, or bytes left after the last code.
+    #[error("group {group} of the sparse payload is malformed: {reason}")]
+    Bitstream {
+        /// Index of the group.
+        group: u64,
+        /// What was wrong.
+        reason: &'static str,
+    },
+
     /// The encoder was given NaN or an infinity (after adding the carried residual, if any).
     #[error("update value at index {index} is {value}: updates must be finite")]
     NonFinite {
@@ -107,12 +181,13 @@ pub enum CodecError {
         value: f32,
     },
 
-    /// An update's length differs from the length the error-feedback state was made for.
-    #[error("update has {got} elements, the error-feedback state holds {expected}")]
+    /// An update's length differs from the length the error-feedback state (or the vector a
+    /// frame is added into) was made for.
+    #[error("update has {got} elements, expected {expected}")]
     LengthMismatch {
-        /// Length of the carried residual.
+        /// Length of the carried residual (or of the vector added into).
         expected: usize,
-        /// Length of the update passed in.
+        /// Length of the update passed in (or declared by the frame).
         got: usize,
     },
 }

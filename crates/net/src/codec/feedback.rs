@@ -1,4 +1,4 @@
-//! Error feedback: the trainer-side state that makes lossy update encoding unbiased over time.
+//! Error feedback: the encoder-side state that makes lossy update encoding unbiased over time.
 //!
 //! Quantizing an update loses up to half a quantization step per value, and the loss is not random
 //! noise: a small component that sits in a block with a large one rounds to zero *every* round, so
@@ -14,40 +14,60 @@
 //! Summing over rounds, `Σ sent = Σ update − residual_T`: the receiver's running total of decoded
 //! updates tracks the running total of true updates to within one final quantization error,
 //! however many rounds pass. The trainer owns one [`ErrorFeedback`] for its parameter vector and
-//! calls [`ErrorFeedback::encode_with_feedback`] once per round.
+//! calls [`ErrorFeedback::encode_with_feedback`] once per round; a coordinator that broadcasts
+//! its outer update compressed keeps one too.
+//!
+//! The same holds for the sparse codec, where "quantize" also drops all but the top k entries of
+//! each block: a dropped entry is carried whole in the residual until it is large enough to be
+//! sent. For either codec the residual is `corrected − decoded`, where `decoded` comes from the
+//! same code the receiver runs.
 
 use rayon::prelude::*;
 
+use super::dispatch::CodecSpec;
 use super::error::CodecError;
 use super::frame::{check_block_size, seal};
 use super::quant;
+use super::sparse::{self, Apply, SparseFrame};
 
-/// The carried quantization residual for one parameter vector.
+/// The carried residual for one parameter vector, and the codec it is carried for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ErrorFeedback {
     residual: Vec<f32>,
-    block_size: u32,
+    codec: CodecSpec,
 }
 
 impl ErrorFeedback {
-    /// Starts with a zero residual for updates of `len` values encoded with `block_size`.
+    /// Starts with a zero residual for updates of `len` values encoded as int8 with
+    /// `block_size`.
     pub fn new(len: usize, block_size: u32) -> Result<Self, CodecError> {
-        Self::from_residual(vec![0.0; len], block_size)
+        Self::with_codec(len, CodecSpec::Int8 { block_size })
     }
 
-    /// Resumes from a residual saved earlier with [`ErrorFeedback::residual`].
+    /// Starts with a zero residual for updates of `len` values encoded with `codec`.
+    pub fn with_codec(len: usize, codec: CodecSpec) -> Result<Self, CodecError> {
+        Self::from_residual_with_codec(vec![0.0; len], codec)
+    }
+
+    /// Resumes int8 encoding from a residual saved earlier with [`ErrorFeedback::residual`].
     pub fn from_residual(residual: Vec<f32>, block_size: u32) -> Result<Self, CodecError> {
         check_block_size(block_size)?;
+        Self::from_residual_with_codec(residual, CodecSpec::Int8 { block_size })
+    }
+
+    /// Resumes encoding with `codec` from a residual saved earlier.
+    pub fn from_residual_with_codec(
+        residual: Vec<f32>,
+        codec: CodecSpec,
+    ) -> Result<Self, CodecError> {
+        codec.check()?;
         if let Some(index) = residual.iter().position(|v| !v.is_finite()) {
             return Err(CodecError::NonFinite {
                 index,
                 value: residual[index],
             });
         }
-        Ok(Self {
-            residual,
-            block_size,
-        })
+        Ok(Self { residual, codec })
     }
 
     /// Number of values per update.
@@ -62,10 +82,15 @@ impl ErrorFeedback {
 
     /// The block size frames are encoded with.
     pub fn block_size(&self) -> u32 {
-        self.block_size
+        self.codec.block_size()
     }
 
-    /// What has been lost to quantization so far and will be added to the next update.
+    /// The codec frames are encoded with.
+    pub fn codec(&self) -> CodecSpec {
+        self.codec
+    }
+
+    /// What has been lost to encoding so far and will be added to the next update.
     pub fn residual(&self) -> &[f32] {
         &self.residual
     }
@@ -75,7 +100,8 @@ impl ErrorFeedback {
         self.residual.fill(0.0);
     }
 
-    /// Encodes `update + residual` as a frame and keeps the new quantization residual.
+    /// Encodes `update + residual` as a frame and keeps the new residual: everything the frame
+    /// does not carry (quantization error, and for the sparse codec the dropped entries).
     ///
     /// On error (a length other than [`ErrorFeedback::len`], or a non-finite value in
     /// `update + residual`) nothing is sent and the residual is left as it was.
@@ -86,21 +112,35 @@ impl ErrorFeedback {
                 got: update.len(),
             });
         }
-        let block = self.block_size as usize;
         let corrected: Vec<f32> = update
             .par_iter()
             .zip(self.residual.par_iter())
             .map(|(u, r)| u + r)
             .collect();
-        let raw = quant::quantize(&corrected, block)?;
-        let frame = seal(corrected.len(), self.block_size, &raw)?;
-        // The residual buffer first receives what the receiver will decode, then becomes the error.
-        quant::dequantize(&raw, block, &mut self.residual);
-        self.residual
-            .par_iter_mut()
-            .zip(corrected.par_iter())
-            .for_each(|(r, c)| *r = c - *r);
-        Ok(frame)
+        match self.codec {
+            CodecSpec::Int8 { block_size } => {
+                let block = block_size as usize;
+                let raw = quant::quantize(&corrected, block)?;
+                let frame = seal(corrected.len(), block_size, &raw)?;
+                // The residual buffer first receives what the receiver will decode, then
+                // becomes the error.
+                quant::dequantize(&raw, block, &mut self.residual);
+                self.residual
+                    .par_iter_mut()
+                    .zip(corrected.par_iter())
+                    .for_each(|(r, c)| *r = c - *r);
+                Ok(frame)
+            }
+            CodecSpec::Sparse(spec) => {
+                let frame = sparse::encode(&corrected, &spec)?;
+                // Corrected minus what the receiver decodes, computed by the decoder itself.
+                let mut residual = corrected;
+                SparseFrame::parse(&frame, residual.len() as u64)?
+                    .apply(&mut residual, Apply::Subtract)?;
+                self.residual = residual;
+                Ok(frame)
+            }
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! The self-describing update frame: a fixed header, then the zstd payload.
+//! The int8 update frame (format version 1): a fixed header, then the zstd payload.
 //!
 //! The byte layout and what guards its integrity are documented once, in the
 //! [`codec`](super) module docs.
@@ -10,7 +10,7 @@ use super::{payload, quant};
 
 /// First four bytes of every update frame.
 pub const MAGIC: [u8; 4] = *b"CLUP";
-/// The frame format version this build writes and reads.
+/// The frame format version of int8 frames.
 pub const FORMAT_VERSION: u16 = 1;
 /// Bytes before the payload.
 pub const HEADER_LEN: usize = 28;
@@ -23,7 +23,7 @@ pub const MAX_BLOCK_SIZE: u32 = 1 << 20;
 /// addressed (`isize::MAX / 8`, so sizes computed from it never overflow).
 const ADDRESSABLE_ELEMENTS: u64 = (isize::MAX as u64) / 8;
 
-/// The parsed, validated header of an update frame.
+/// The parsed, validated header of an int8 update frame.
 ///
 /// [`FrameHeader::parse`] lets a receiver check the shape of an update (element count, block
 /// size, sizes) before spending time on decompression.
@@ -174,21 +174,40 @@ pub(crate) fn seal(n: usize, block_size: u32, raw: &[u8]) -> Result<Vec<u8>, Cod
     Ok(frame)
 }
 
-/// Decodes a frame from an untrusted peer into its f32 values.
+/// Decodes an int8 frame from an untrusted peer into its f32 values.
 ///
 /// Refuses frames declaring more than `max_elements` values before allocating anything, and
 /// bounds decompression by the size the header implies. Every malformation is a typed
 /// [`CodecError`]: bad magic, other version, reserved flags, bad block size, truncation, trailing
 /// bytes, corrupt or mis-sized zstd, invalid scales, or the unused quantized value -128.
-pub fn decode(frame: &[u8], max_elements: u64) -> Result<Vec<f32>, CodecError> {
+pub(crate) fn decode_int8(frame: &[u8], max_elements: u64) -> Result<Vec<f32>, CodecError> {
+    let (header, raw) = open(frame, max_elements)?;
+    let mut out = vec![0.0f32; header.element_count as usize];
+    quant::dequantize(&raw, header.block_size as usize, &mut out);
+    Ok(out)
+}
+
+/// Adds the values of an int8 frame to `theta`, which must have exactly as many values as the
+/// frame. Checks the whole frame before touching `theta`.
+pub(crate) fn add_int8(frame: &[u8], theta: &mut [f32]) -> Result<(), CodecError> {
+    let (header, raw) = open(frame, theta.len() as u64)?;
+    if header.element_count != theta.len() as u64 {
+        return Err(CodecError::LengthMismatch {
+            expected: theta.len(),
+            got: header.element_count as usize,
+        });
+    }
+    quant::dequantize_add(&raw, header.block_size as usize, theta);
+    Ok(())
+}
+
+/// Parses, decompresses and validates an int8 frame; returns its header and raw payload.
+fn open(frame: &[u8], max_elements: u64) -> Result<(FrameHeader, Vec<u8>), CodecError> {
     let header = FrameHeader::parse(frame, max_elements)?;
     // Both fit in usize: `parse` caps element_count at isize::MAX / 8.
     let n = header.element_count as usize;
     let raw_len = header.raw_len() as usize;
-    let block = header.block_size as usize;
     let raw = payload::decompress_exact(&frame[HEADER_LEN..], raw_len)?;
     quant::validate(&raw, n)?;
-    let mut out = vec![0.0f32; n];
-    quant::dequantize(&raw, block, &mut out);
-    Ok(out)
+    Ok((header, raw))
 }

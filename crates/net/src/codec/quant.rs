@@ -180,6 +180,19 @@ fn read_scale(bytes: &[u8]) -> f32 {
 /// Call [`validate`] first on untrusted payloads. The encoder's error feedback uses this same
 /// function, so the residual it keeps is exactly what the receiver decodes.
 pub(crate) fn dequantize(raw: &[u8], block: usize, out: &mut [f32]) {
+    dequantize_with(raw, block, out, |o, v| *o = v);
+}
+
+/// Adds `q * scale` for every value of a raw payload to `out` (`out.len()` values): the same
+/// values as [`dequantize`], each added with one f32 addition.
+pub(crate) fn dequantize_add(raw: &[u8], block: usize, out: &mut [f32]) {
+    dequantize_with(raw, block, out, |o, v| *o += v);
+}
+
+/// Computes `q * scale` for every value and hands it to `op` with its output slot. Each value
+/// depends only on its own byte and its block's scale, so the result is the same on any number
+/// of threads.
+fn dequantize_with(raw: &[u8], block: usize, out: &mut [f32], op: impl Fn(&mut f32, f32) + Sync) {
     let (scales, values) = raw.split_at(raw.len() - out.len());
     let per_task = blocks_per_task(block);
     out.par_chunks_mut(per_task * block)
@@ -193,7 +206,7 @@ pub(crate) fn dequantize(raw: &[u8], block: usize, out: &mut [f32]) {
             {
                 let scale = read_scale(sb);
                 for (oi, &qi) in ob.iter_mut().zip(qb) {
-                    *oi = f32::from(qi as i8) * scale;
+                    op(oi, f32::from(qi as i8) * scale);
                 }
             }
         });

@@ -121,10 +121,14 @@ fn bad_magic() {
 #[test]
 fn wrong_version() {
     let mut f = sample_frame();
-    f[4..6].copy_from_slice(&2u16.to_le_bytes());
+    f[4..6].copy_from_slice(&3u16.to_le_bytes());
     assert_eq!(
         decode(&f, 1000),
-        Err(CodecError::UnsupportedVersion { found: 2 })
+        Err(CodecError::UnsupportedVersion { found: 3 })
+    );
+    assert_eq!(
+        FrameHeader::parse(&f, 1000),
+        Err(CodecError::UnsupportedVersion { found: 3 })
     );
 }
 
@@ -375,4 +379,83 @@ proptest! {
             prop_assert!(x.iter().all(|v| v.is_finite()));
         }
     }
+}
+
+#[test]
+fn int8_decode_into_add_is_the_dense_sum_and_checks_first() {
+    let x: Vec<f32> = (0..70_000)
+        .map(|i| (i as f32 * 0.013).sin() * 1e-2)
+        .collect();
+    let theta0: Vec<f32> = (0..70_000).map(|i| (i as f32 * 0.7).cos()).collect();
+    let frame = encode(&x, DEFAULT_BLOCK_SIZE).unwrap();
+    let d = decode(&frame, 70_000).unwrap();
+    let mut theta = theta0.clone();
+    decode_into_add(&frame, &mut theta).unwrap();
+    for i in 0..theta.len() {
+        assert_eq!(theta[i].to_bits(), (theta0[i] + d[i]).to_bits(), "{i}");
+    }
+    let mut long = theta0.clone();
+    long.push(1.0);
+    assert_eq!(
+        decode_into_add(&frame, &mut long),
+        Err(CodecError::LengthMismatch {
+            expected: 70_001,
+            got: 70_000
+        })
+    );
+    let mut bad = frame.clone();
+    let last = bad.len() - 2;
+    bad[last] ^= 0x5A;
+    let mut theta = theta0.clone();
+    assert!(decode_into_add(&bad, &mut theta).is_err());
+    assert!(theta
+        .iter()
+        .zip(&theta0)
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
+}
+
+#[test]
+fn int8_bits_do_not_depend_on_the_thread_count() {
+    let x: Vec<f32> = (0..300_000)
+        .map(|i| ((i * 7) % 1000) as f32 * 1e-4)
+        .collect();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut fb = ErrorFeedback::new(x.len(), DEFAULT_BLOCK_SIZE).unwrap();
+            let frame = fb.encode_with_feedback(&x).unwrap();
+            let mut theta = vec![0.5f32; x.len()];
+            decode_into_add(&frame, &mut theta).unwrap();
+            let bits: Vec<u32> = theta
+                .iter()
+                .chain(fb.residual())
+                .map(|v| v.to_bits())
+                .collect();
+            (frame, bits)
+        })
+    };
+    assert_eq!(run(1), run(3));
+}
+
+#[test]
+fn frame_info_names_the_codec() {
+    let x = vec![0.25f32; 1000];
+    let info = frame_info(&encode(&x, 64).unwrap(), 1000).unwrap();
+    assert_eq!(
+        info,
+        FrameInfo {
+            kind: CodecKind::Int8,
+            element_count: 1000,
+            block_size: 64
+        }
+    );
+    let sparse = CodecSpec::Sparse(SparseSpec::default());
+    let info = frame_info(&sparse.encode(&x).unwrap(), 1000).unwrap();
+    assert_eq!(info.kind, CodecKind::Sparse);
+    assert_eq!(info.element_count, 1000);
+    assert_eq!(sparse.kind(), CodecKind::Sparse);
+    assert_eq!(CodecSpec::default().kind(), CodecKind::Int8);
 }
