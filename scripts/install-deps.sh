@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building coalition needs beyond the Rust toolchain and gcc, on Debian 12:
 #   - clang + libclang-dev: RocksDB's bindings in the embedded Solana test validator.
+#   - libssl-dev, libzstd-dev, pkg-config, protobuf-compiler + libprotobuf-dev: linked or run
+#     from the system instead of built from C/C++ source on a cold build (.cargo/config.toml,
+#     crates/protobuf-src-system).
 # With --sbf, also the offline SBF route for programs/registry/build-sbf.sh (rebuilding the
 # registry ELF; CI does): rustc-web, libstd-rust-web-dev-bpf (core/alloc for
 # bpfel-unknown-none), llvm-22-dev, and sbpf-linker 0.2.6 from crates.io (built against LLVM 22).
@@ -24,7 +27,7 @@ if [[ $(id -u) -ne 0 ]]; then
     sudo="sudo"
 fi
 
-packages=(clang libclang-dev)
+packages=(clang libclang-dev libssl-dev libzstd-dev pkg-config protobuf-compiler libprotobuf-dev)
 if [[ $sbf -eq 1 ]]; then
     packages+=(rustc-web libstd-rust-web-dev-bpf llvm-22-dev)
 fi

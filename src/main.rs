@@ -71,10 +71,7 @@ enum Command {
     /// challenged coalition utilities, the next model and the credits. One line per check;
     /// exits non-zero at the first discrepancy. With a REPORT.json instead: replay that
     /// report's scores from its transcript.
-    Verify {
-        /// A round report.
-        report: PathBuf,
-    },
+    Verify(commands::verify::Args),
 }
 
 /// The embedded Solana validator logs a great deal through `log` (including harmless errors
@@ -106,7 +103,7 @@ fn main() -> std::process::ExitCode {
         Command::TrainLocal(args) => commands::train_local::run(&args),
         Command::Eval(args) => commands::eval::run(&args),
         Command::Bench { which } => commands::bench::run(&which),
-        Command::Verify { report } => commands::verify::run(&report),
+        Command::Verify(args) => commands::verify::run(&args),
         Command::Inspect(args) => commands::inspect::run(&args),
         Command::Claim(args) => commands::claim::run(&args),
         Command::Report(args) => commands::report::run(&args),

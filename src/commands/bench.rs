@@ -25,9 +25,10 @@ pub enum Which {
         only: Vec<String>,
     },
     /// Figures of a finished (or running) distributed run read from its run directory: bytes
-    /// each trainer sent per round against fp32 data-parallel training over the same optimizer
-    /// steps (a full gradient per step), and attribution seconds per round with their share of
-    /// the round time. E.g. `coalition bench run runs/demo` after `coalition demo`.
+    /// per trainer per round on the wire, uploaded and downloaded (control messages, the model
+    /// broadcast and update frames), against fp32 data-parallel training over the same optimizer
+    /// steps (4P bytes up and 4P down per step), and attribution seconds per round with their
+    /// share of the round time. E.g. `coalition bench run runs/demo` after `coalition demo`.
     Run {
         /// The run directory (runs/<name>).
         dir: std::path::PathBuf,
@@ -49,71 +50,11 @@ pub fn run(which: &Which) -> Result<ExitCode> {
                 println!("{}", bench_lm(*steps, *warmup)?);
             }
         }
-        Which::Run { dir } => bench_run(dir)?,
+        Which::Run { dir } => super::bench_run::bench_run(dir)?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn bench_run(dir: &std::path::Path) -> Result<()> {
-    use coalition_coordinator::journal::{read_entries, Entry};
-    let cfg = coalition_config::RunConfig::from_file(&dir.join("config.toml"))?;
-    let model =
-        coalition_model::checkpoint::load_llama(&dir.join("checkpoints/round-0"), &Device::Cpu)?;
-    let n = model.params().num_elements() as f64;
-    let h = cfg.training.inner_steps as f64;
-    let fp32_dp = h * 4.0 * n;
-    let entries = read_entries(&dir.join("journal.jsonl"))?;
-    let (mut all_bytes, mut all_updates, mut scoring, mut total) = (0f64, 0f64, 0f64, 0f64);
-    for e in &entries {
-        let Entry::RoundCommitted {
-            round,
-            round_seconds,
-            scoring_seconds,
-            ..
-        } = e
-        else {
-            continue;
-        };
-        let sizes: Vec<f64> = entries
-            .iter()
-            .filter_map(|x| match x {
-                Entry::UpdateReceived {
-                    round: r, bytes, ..
-                } if r == round => Some(*bytes as f64),
-                _ => None,
-            })
-            .collect();
-        let mean = sizes.iter().sum::<f64>() / sizes.len().max(1) as f64;
-        all_bytes += sizes.iter().sum::<f64>();
-        all_updates += sizes.len() as f64;
-        scoring += scoring_seconds;
-        total += round_seconds;
-        println!(
-            "{}",
-            json!({
-                "bench": "run", "round": round, "trainers": sizes.len(),
-                "bytes_per_trainer": mean, "fp32_dp_bytes_per_trainer": fp32_dp,
-                "reduction_vs_fp32_dp": fp32_dp / mean.max(1.0),
-                "round_seconds": round_seconds, "attribution_seconds": scoring_seconds,
-                "attribution_share": scoring_seconds / round_seconds.max(1e-9),
-            })
-        );
-    }
-    let mean = all_bytes / all_updates.max(1.0);
-    println!(
-        "{}",
-        json!({
-            "bench": "run-summary", "parameters": n, "inner_steps": h,
-            "bytes_per_trainer_per_round": mean, "fp32_dp_bytes_per_trainer_per_round": fp32_dp,
-            "reduction_vs_fp32_dp": fp32_dp / mean.max(1.0),
-            "compression_vs_fp32_update": 4.0 * n / mean.max(1.0),
-            "attribution_share_of_round_time": scoring / total.max(1e-9),
-        })
-    );
-    Ok(())
-}
-
-/// Accumulated seconds per phase of a training step.
 #[derive(Default)]
 struct Phases {
     forward: f64,

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod bench_run;
 pub mod check_config;
 pub mod claim;
 pub mod coordinate;
@@ -15,3 +16,4 @@ pub mod train;
 pub mod train_local;
 pub mod train_progress;
 pub mod verify;
+pub mod verify_records;

@@ -157,7 +157,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     progress.bar.finish_and_clear();
     let summary = summary?;
     println!(
-        "run finished: {} rounds, {} bytes sent, {} bytes received",
+        "run finished: {} rounds, {} bytes sent and {} received on the wire",
         summary.rounds, summary.bytes_sent, summary.bytes_received
     );
     Ok(ExitCode::SUCCESS)

@@ -56,6 +56,8 @@ impl NodeObserver for () {}
 #[derive(Debug, Clone, Default)]
 pub struct NodeSummary {
     pub rounds: u64,
+    /// Bytes the node's connections sent and received, on the wire (every protocol: control
+    /// messages, model downloads, update uploads; `coalition_net::traffic`).
     pub bytes_sent: u64,
     pub bytes_received: u64,
 }
@@ -319,7 +321,6 @@ async fn do_work(
         let bytes = client
             .get_blob(s.coordinator, work.model_hash, work.model_bytes)
             .await?;
-        summary.bytes_received += bytes.len() as u64;
         observer.received(work.round, bytes.len() as u64);
         s.theta = coalition_model::checkpoint::params_from_le_bytes(&bytes)
             .map_err(|e| TrainerError::Protocol(format!("model blob: {e}")))?;
@@ -362,7 +363,8 @@ async fn do_work(
     simulate(opts, work, summary, &mut out).await?;
     let bytes = out.frame.len() as u64;
     let update_hash = client.put_blob(s.coordinator, out.frame).await?;
-    summary.bytes_sent += bytes;
+    let wire = client.traffic().counts();
+    (summary.bytes_sent, summary.bytes_received) = (wire.sent, wire.received);
     let answer = client
         .request(
             s.coordinator,

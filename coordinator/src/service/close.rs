@@ -197,6 +197,12 @@ impl Engine {
         let next_sketch = sketch(&self.theta);
         let step = self.theta_sketch.minus(&next_sketch);
         self.theta_sketch = next_sketch;
+        let traffic = self.traffic.as_ref().map(|meter| {
+            let now = meter.counts();
+            let round_traffic = now.since(&self.traffic_mark);
+            self.traffic_mark = now;
+            round_traffic
+        });
         self.append(&Entry::RoundCommitted {
             round,
             model_hash: hash,
@@ -206,8 +212,8 @@ impl Engine {
             round_seconds: opened.elapsed().as_secs_f64(),
             scoring_seconds: start.elapsed().as_secs_f64(),
             manifest_sha256: Some(manifest),
-            bytes_up: None,
-            bytes_down: None,
+            bytes_up: traffic.map(|t| t.received),
+            bytes_down: traffic.map(|t| t.sent),
             phases: None,
         })?;
         crate::crash::point("after-commit");

@@ -85,6 +85,10 @@ pub struct Engine {
     /// The sketch of θ_r (the outer step's sketch is the difference of two).
     pub theta_sketch: crate::sketch::Sketch,
     pub last_median: Option<f64>,
+    /// The node's byte counters once the network is up, and their reading at the last commit
+    /// (a round's traffic is what crossed the wire between two commits).
+    pub traffic: Option<coalition_net::TrafficMeter>,
+    pub traffic_mark: coalition_net::TrafficCounts,
 }
 
 impl Engine {

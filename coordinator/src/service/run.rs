@@ -82,7 +82,7 @@ async fn connect(
     cfg: RunConfig,
     config_bytes: &[u8],
     opts: &ServiceOptions,
-    started: Started,
+    mut started: Started,
     observer: &mut dyn ServiceObserver,
 ) -> Result<(Service, tokio::sync::mpsc::Receiver<Event>), ServiceError> {
     let net = &cfg.network;
@@ -109,6 +109,8 @@ async fn connect(
     ncfg.max_message_bytes = net.max_message_bytes;
     ncfg.max_blob_bytes = net.max_blob_bytes.max(model.bytes);
     let (client, events) = coalition_net::start(ncfg, blobs.clone()).await?;
+    started.engine.traffic = Some(client.traffic());
+    started.engine.traffic_mark = client.traffic().counts();
     let addrs = client.listen_addrs().await;
     if let Some(path) = &opts.ready_file {
         write_ready_file(path, &addrs)?;

@@ -122,6 +122,8 @@ pub fn open(
         recent,
         theta_sketch: sketch(&theta_for_sketch),
         last_median,
+        traffic: None,
+        traffic_mark: Default::default(),
     };
     Ok(Started {
         engine,

@@ -79,6 +79,7 @@ impl EmbeddedValidator {
             // The crate panics (rather than erring) when its ports are taken: catch that and try
             // another range.
             let outcome = catch_unwind(AssertUnwindSafe(|| {
+                let _quiet = crate::stdout_guard::StdoutToStderr::new();
                 genesis.start_with_mint_address(mint_address, SocketAddrSpace::new(true))
             }));
             match outcome {

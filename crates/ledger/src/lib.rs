@@ -31,6 +31,8 @@ pub mod keys;
 pub mod record;
 pub mod recorder;
 pub mod setup;
+#[cfg(feature = "embedded")]
+mod stdout_guard;
 
 pub use cluster::Cluster;
 pub use error::{LedgerError, Result};

@@ -53,6 +53,15 @@ pub struct Client {
     pub(crate) control: libp2p_stream::Control,
     pub(crate) max_blob_bytes: u64,
     pub(crate) io_timeout: Duration,
+    pub(crate) meter: crate::traffic::TrafficMeter,
+}
+
+impl Client {
+    /// The node's byte counters: everything its connections sent and received, on the wire
+    /// ([`crate::traffic`]).
+    pub fn traffic(&self) -> crate::traffic::TrafficMeter {
+        self.meter.clone()
+    }
 }
 
 impl std::fmt::Debug for Client {

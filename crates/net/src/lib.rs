@@ -20,6 +20,8 @@
 //!   [`BLOB_PROTOCOL`] (`/coalition/blob/1`) over libp2p-stream: chunked, size-capped before
 //!   allocation, hash-verified on receipt, resumable in both directions. Its module doc is the
 //!   wire specification.
+//! * [`traffic`]: bytes both ways on every connection, counted on the TCP socket (under
+//!   noise and yamux) and on QUIC's streams ([`Client::traffic`]).
 //! * [`store`]: where received blobs go and served blobs come from ([`BlobStore`],
 //!   [`MemoryBlobStore`], [`DirBlobStore`]).
 //! * the node, in the style of rust-libp2p's file-sharing example: [`start`] builds the swarm
@@ -46,6 +48,7 @@ mod event_loop;
 mod mux;
 mod node;
 pub mod store;
+pub mod traffic;
 pub mod wallet;
 pub mod wire;
 
@@ -61,6 +64,7 @@ pub use event::{Event, Responder};
 pub use libp2p::{identity::Keypair, Multiaddr, PeerId};
 pub use node::{start, NetConfig};
 pub use store::{blob_hash, BlobStore, DirBlobStore, MemoryBlobStore};
+pub use traffic::{TrafficCounts, TrafficMeter};
 pub use wallet::{join_message, verify_join, Wallet};
 pub use wire::{Request, Response, StatusInfo, Work};
 

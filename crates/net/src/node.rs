@@ -1,6 +1,7 @@
 //! Building and starting a node: [`NetConfig`], the combined libp2p behaviour, and [`start`].
 //!
-//! One swarm per process: TCP (noise + yamux) and QUIC transports; the control protocol
+//! One swarm per process: TCP (noise + yamux) and QUIC transports, both counted
+//! ([`crate::traffic`]); the control protocol
 //! (request-response, CBOR, capped); the blob protocol (libp2p-stream, served by a tokio task);
 //! identify; ping. libp2p's 10 s defaults are replaced by the configured request timeout and
 //! idle-connection timeout (large blobs take longer than 10 s on slow links).
@@ -9,8 +10,9 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use futures::StreamExt;
 use libp2p::{
-    identify, identity::Keypair, noise, ping, request_response, swarm::NetworkBehaviour,
-    swarm::SwarmEvent, tcp, Multiaddr, StreamProtocol, SwarmBuilder,
+    core::upgrade, identify, identity::Keypair, noise, ping, quic, request_response,
+    swarm::NetworkBehaviour, swarm::SwarmEvent, tcp, Multiaddr, StreamProtocol, SwarmBuilder,
+    Transport,
 };
 use tokio::sync::mpsc;
 
@@ -19,6 +21,7 @@ use crate::{
     client::Client,
     control::ControlCodec,
     event_loop::EventLoop,
+    traffic::{Counted, CountedMuxer, TrafficMeter},
     BlobStore, Event, NetError, CONTROL_PROTOCOL,
 };
 
@@ -77,20 +80,32 @@ pub async fn start(
     let transport = |e: &dyn std::fmt::Display| NetError::Transport(e.to_string());
     let codec = ControlCodec::new(cfg.max_message_bytes);
     let rr_config = request_response::Config::default().with_request_timeout(cfg.request_timeout);
+    let meter = TrafficMeter::default();
+    let (tcp_meter, quic_meter) = (meter.clone(), meter.clone());
     let mut swarm = SwarmBuilder::with_existing_identity(cfg.keypair.clone())
         .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            crate::mux::YamuxUpgrade::default,
+        // TCP, built as `with_tcp` would build it but with the socket counted (crate::traffic).
+        .with_other_transport(
+            |key| -> Result<_, Box<dyn std::error::Error + Send + Sync>> {
+                Ok(
+                    tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
+                        .map(move |socket, _| Counted::new(socket, tcp_meter))
+                        .upgrade(upgrade::Version::V1Lazy)
+                        .authenticate(noise::Config::new(key)?)
+                        .multiplex(crate::mux::YamuxUpgrade::default()),
+                )
+            },
         )
         .map_err(|e| transport(&e))?
-        .with_quic_config(|mut quic| {
+        .with_other_transport(|key| {
+            let mut quic = quic::Config::new(key);
             // Keep-alives every 5 s hold a QUIC connection open; this only bounds how long a
             // silent peer (crashed, partitioned) is waited for.
             quic.max_idle_timeout = 30_000;
-            quic
+            quic::tokio::Transport::new(quic)
+                .map(move |(peer, connection), _| (peer, CountedMuxer::new(connection, quic_meter)))
         })
+        .map_err(|e| transport(&e))?
         .with_behaviour(|key| Behaviour {
             control: request_response::Behaviour::with_codec(
                 codec,
@@ -195,6 +210,7 @@ pub async fn start(
         control,
         max_blob_bytes: cfg.max_blob_bytes,
         io_timeout: cfg.request_timeout,
+        meter,
     };
     Ok((client, event_rx))
 }

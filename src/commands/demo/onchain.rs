@@ -1,8 +1,12 @@
 //! The demo's last act: the run as recorded in the embedded validator, every round checked
-//! against its report, then the first honest trainer claims its tokens twice (the second claim
-//! finds nothing).
+//! against its report, the first honest trainer claims its tokens twice (the second claim
+//! finds nothing), and a reviewer re-derives every round from the run's files against the
+//! chain (as `coalition verify --all` does).
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use coalition_attribution::Seed;
+use coalition_coordinator::rederive::Challenge;
+use coalition_coordinator::RunDir;
 use coalition_ledger::{
     claim::claim,
     connect::{Connection, Genesis},
@@ -53,6 +57,7 @@ pub fn show(run_dir: &Path, names: &Names, wallets: &[PathBuf], claimer: &str) -
         "  ({:.1} s with the validator restarted on the run's ledger)",
         started.elapsed().as_secs_f64()
     );
+    review(run_dir, &conn, &view)?;
     println!(
         "  again: coalition inspect --cluster embedded:{}",
         run_dir.display()
@@ -63,6 +68,38 @@ pub fn show(run_dir: &Path, names: &Names, wallets: &[PathBuf], claimer: &str) -
             run_dir.display(),
             w.display()
         );
+    }
+    println!(
+        "         coalition verify --from {0} --all --cluster embedded:{0}",
+        run_dir.display()
+    );
+    Ok(())
+}
+
+/// A reviewer's re-derivation of every round, challenged with the chain's latest blockhash.
+fn review(
+    run_dir: &Path,
+    conn: &Connection,
+    view: &coalition_ledger::inspect::RunView,
+) -> Result<()> {
+    println!();
+    println!("a reviewer re-derives every round from the run's files (coalition verify --all):");
+    let records = crate::commands::verify_records::from_chain(view, &RunDir::at(run_dir))?;
+    let challenge = Challenge {
+        seed: Seed(conn.chain.latest_blockhash()?),
+        records: 8,
+        tolerance: 1e-5,
+    };
+    let ok = crate::commands::verify::review(
+        run_dir,
+        &records,
+        Some(view),
+        u64::MAX,
+        &challenge,
+        false,
+    )?;
+    if !ok {
+        bail!("the re-derivation found a discrepancy (above)");
     }
     Ok(())
 }
