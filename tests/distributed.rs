@@ -28,7 +28,8 @@ fn eval_losses(entries: &[Entry]) -> Vec<(f64, f64)> {
 #[test]
 fn three_trainers_three_rounds_lower_the_loss_with_verifiable_reports() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let run = TestRun::new("three");
+    let mut run = TestRun::new("three");
+    run.extra = "[observe]\nhttp = \"127.0.0.1:0\"\n".into();
     let config = run.write(dir.path());
     let (mut coordinator, addr) = start_coordinator(dir.path(), &config, "coordinator", None);
     let mut trainers: Vec<Proc> = (0..3)
@@ -37,6 +38,21 @@ fn three_trainers_three_rounds_lower_the_loss_with_verifiable_reports() {
             start_trainer(dir.path(), &format!("trainer{i}"), &addr, &w, "honest")
         })
         .collect();
+    // `[observe] http`: the coordinator serves /metrics while it runs.
+    wait_journal(&run.run_dir(dir.path()), LONG, "round 0 committed", |e| {
+        committed_rounds(e).contains(&0)
+    });
+    let log = coordinator.log_text();
+    let url = log
+        .lines()
+        .find_map(|l| l.strip_prefix("dashboard "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no dashboard line:\n{log}"));
+    let metrics = http_get(&format!("{url}metrics"));
+    assert!(
+        metrics.contains("coalition_rounds_committed_total"),
+        "{metrics}"
+    );
     let ok = coordinator.wait(LONG);
     assert_eq!(ok, Some(true), "coordinator:\n{}", coordinator.log_text());
     for t in &mut trainers {
@@ -69,6 +85,55 @@ fn three_trainers_three_rounds_lower_the_loss_with_verifiable_reports() {
             "round {round} does not verify"
         );
     }
+    // Every round's traffic was counted on the wire, both ways: the model out to three
+    // trainers, their updates in.
+    for e in &entries {
+        if let Entry::RoundCommitted {
+            round,
+            bytes_up,
+            bytes_down,
+            ..
+        } = e
+        {
+            let (up, down) = (bytes_up.unwrap_or(0), bytes_down.unwrap_or(0));
+            assert!(
+                up > 3 * 1000 && down > up,
+                "round {round}: {up} in, {down} out"
+            );
+        }
+    }
+    // A reviewer re-derives every round from the run directory, every record bit for bit.
+    let run_dir_s = run_dir.to_string_lossy().into_owned();
+    let (ok, text) = coalition(&[
+        "verify",
+        "--from",
+        &run_dir_s,
+        "--all",
+        "--records",
+        "64",
+        "--tolerance",
+        "0",
+    ]);
+    assert!(ok, "{text}");
+    assert!(text.contains("verified 3 round(s)"), "{text}");
+}
+
+/// GET `url` (http://HOST:PORT/PATH) with a plain HTTP/1.0 request; the body.
+fn http_get(url: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut stream = std::net::TcpStream::connect(host).expect("connect to the dashboard");
+    write!(stream, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").expect("send request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read response");
+    assert!(
+        response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200"),
+        "{response}"
+    );
+    response
+        .split_once("\r\n\r\n")
+        .map_or(response.clone(), |(_, b)| b.to_string())
 }
 
 #[test]

@@ -122,6 +122,19 @@ pub fn run_command(args: &Args) -> Result<ExitCode> {
         },
         linger: Duration::from_secs(args.linger_secs),
     };
+    // `[observe] http`: the live dashboard, its JSON and /metrics while the coordinator runs.
+    let dashboard = match cfg.observe.http_addr() {
+        Some(addr) => {
+            let run_dir = args.runs.join(&cfg.run.name);
+            let d = coalition_observe::start(coalition_observe::ServeOptions::run(addr, run_dir))
+                .with_context(|| {
+                format!("cannot serve the dashboard ([observe] http = {addr})")
+            })?;
+            println!("dashboard {} (metrics at {}metrics)", d.url(), d.url());
+            Some(d)
+        }
+        None => None,
+    };
     let recorder = super::recording::recorder_for(&cfg, &bytes, &args.runs)?;
     let mut observer = super::recording::Recording {
         inner: Printer,
@@ -161,6 +174,9 @@ pub fn run_command(args: &Args) -> Result<ExitCode> {
             );
             return Ok(ExitCode::FAILURE);
         }
+    }
+    if let Some(d) = dashboard {
+        d.stop()?;
     }
     Ok(ExitCode::SUCCESS)
 }
