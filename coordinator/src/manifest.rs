@@ -125,6 +125,10 @@ pub struct Manifest {
     /// A generated eval pool's secret (the run's last manifest only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<Hash32>,
+    /// The compressed broadcast of θ_{r+1} − θ_r (`broadcasts/round-N.bin`): θ_{r+1} is
+    /// θ_r plus this frame decoded. Absent with `training.broadcast_codec = "full"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broadcast: Option<FileRef>,
 }
 
 impl Manifest {
@@ -136,6 +140,7 @@ impl Manifest {
         out.extend(self.updates.iter().map(|u| &u.frame));
         out.push(&self.eval.reveal);
         out.push(&self.report);
+        out.extend(&self.broadcast);
         out
     }
 

@@ -181,6 +181,12 @@ impl RunDir {
             .join("manifests")
             .join(format!("round-{round}.json"))
     }
+    /// The compressed broadcast of round N's model change.
+    pub fn broadcast_path(&self, round: u64) -> PathBuf {
+        self.root
+            .join("broadcasts")
+            .join(format!("round-{round}.bin"))
+    }
     /// The files of checkpoint N: config.json, model.safetensors, outer.safetensors.
     pub fn checkpoint_files(&self, round: u64) -> [PathBuf; 3] {
         let dir = self.checkpoint_dir(round);

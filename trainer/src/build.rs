@@ -18,7 +18,17 @@ pub struct HubOptions {
 
 /// The update codec `training.codec` selects, with its parameters.
 pub fn codec(cfg: &RunConfig) -> coalition_net::CodecSpec {
-    match cfg.training.codec_settings() {
+    codec_spec(cfg.training.codec_settings())
+}
+
+/// The coordinator's broadcast codec (`training.broadcast_codec`; None: the whole model).
+pub fn broadcast_codec(cfg: &RunConfig) -> Option<coalition_net::CodecSpec> {
+    cfg.training.broadcast_settings().map(codec_spec)
+}
+
+/// A codec as the net crate takes it.
+pub fn codec_spec(settings: CodecSettings) -> coalition_net::CodecSpec {
+    match settings {
         CodecSettings::Int8 { block_size } => coalition_net::CodecSpec::Int8 { block_size },
         CodecSettings::Sparse {
             block_size,

@@ -309,6 +309,43 @@ fn build_trainer(config_toml: &str, opts: &NodeOptions) -> Result<RoundTrainer, 
     Ok(trainer)
 }
 
+/// Moves `s.theta` from the broadcast's base model to `work.model_hash` by applying the
+/// compressed broadcast (a few percent of the model's bytes). False, with `s.theta` left
+/// for a full download to replace, when the frame cannot be fetched or applied or the result
+/// hashes to anything but the announced model.
+async fn apply_broadcast(
+    client: &Client,
+    s: &mut Session,
+    b: &coalition_net::Broadcast,
+    work: &Work,
+    observer: &mut dyn NodeObserver,
+) -> bool {
+    let frame = match client
+        .get_blob(s.coordinator, b.frame_hash, b.frame_bytes)
+        .await
+    {
+        Ok(frame) => frame,
+        Err(e) => {
+            warn!(round = work.round, "cannot fetch the model broadcast: {e}; fetching the model");
+            return false;
+        }
+    };
+    observer.received(work.round, frame.len() as u64);
+    if let Err(e) = coalition_net::decode_into_add(&frame, &mut s.theta) {
+        warn!(round = work.round, "cannot apply the model broadcast: {e}; fetching the model");
+        return false;
+    }
+    s.theta_hash = coalition_model::checkpoint::params_hash(&s.theta);
+    if s.theta_hash != work.model_hash {
+        warn!(
+            round = work.round,
+            "the model broadcast gave another model than announced; fetching the model"
+        );
+        return false;
+    }
+    true
+}
+
 async fn do_work(
     client: &Client,
     opts: &NodeOptions,
@@ -318,13 +355,21 @@ async fn do_work(
     observer: &mut dyn NodeObserver,
 ) -> Result<(), TrainerError> {
     if s.theta_hash != work.model_hash || s.theta.is_empty() {
-        let bytes = client
-            .get_blob(s.coordinator, work.model_hash, work.model_bytes)
-            .await?;
-        observer.received(work.round, bytes.len() as u64);
-        s.theta = coalition_model::checkpoint::params_from_le_bytes(&bytes)
-            .map_err(|e| TrainerError::Protocol(format!("model blob: {e}")))?;
-        s.theta_hash = work.model_hash;
+        let applied = match &work.broadcast {
+            Some(b) if !s.theta.is_empty() && s.theta_hash == b.base_hash => {
+                apply_broadcast(client, s, b, work, observer).await
+            }
+            _ => false,
+        };
+        if !applied {
+            let bytes = client
+                .get_blob(s.coordinator, work.model_hash, work.model_bytes)
+                .await?;
+            observer.received(work.round, bytes.len() as u64);
+            s.theta = coalition_model::checkpoint::params_from_le_bytes(&bytes)
+                .map_err(|e| TrainerError::Protocol(format!("model blob: {e}")))?;
+            s.theta_hash = work.model_hash;
+        }
     }
     observer.round_started(work.round, work.inner_steps);
     if let (Some(t), Some(dir)) = (

@@ -564,11 +564,8 @@ fn check_next_model(
         p
     };
     let g = aggregate(&deltas, &coeffs, n).map_err(|e| ctx.fail("next model", e.to_string()))?;
-    let mut theta = l.theta.clone();
     let mut outer = l.outer.clone();
-    outer
-        .apply(&mut theta, &g)
-        .map_err(|e| ctx.fail("next model", e.to_string()))?;
+    let theta = next_theta(ctx, root, l, &mut outer, &g)?;
     let got = Hash32(coalition_model::checkpoint::params_hash(&theta));
     if got != chain.next_model_hash {
         return Err(ctx.fail(
@@ -585,16 +582,23 @@ fn check_next_model(
     published
         .load_state(&dir.outer_state_path(ctx.round + 1))
         .map_err(|e| ctx.fail("next model", e.to_string()))?;
-    let same = published
-        .momentum()
-        .iter()
-        .zip(outer.momentum())
-        .all(|(a, b)| a.to_bits() == b.to_bits());
-    if !same {
+    let bits = |a: &[f32], b: &[f32]| {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+    };
+    if !bits(published.momentum(), outer.momentum()) {
         return Err(ctx.fail(
             "next model",
             format!(
                 "the published momentum m_{} is not the outer step's",
+                ctx.round + 1
+            ),
+        ));
+    }
+    if !bits(published.residual(), outer.residual()) {
+        return Err(ctx.fail(
+            "next model",
+            format!(
+                "the published broadcast residual e_{} is not what the broadcast left",
                 ctx.round + 1
             ),
         ));
@@ -610,6 +614,47 @@ fn check_next_model(
     );
     let sketch = crate::sketch::sketch;
     Ok(sketch(&l.theta).minus(&sketch(&theta)))
+}
+
+/// θ_{r+1}: the outer step of `g` from θ_r, or — when the round published a compressed
+/// broadcast — θ_r plus the broadcast of that step, which must be the listed frame byte for
+/// byte (the encoding is deterministic, and the residual e_r is in m_r's file).
+fn next_theta(
+    ctx: &Ctx,
+    root: &Path,
+    l: &Loaded,
+    outer: &mut OuterOptimizer,
+    g: &[f32],
+) -> Result<Vec<f32>, Discrepancy> {
+    let fail = |e: crate::error::CoordinatorError| ctx.fail("next model", e.to_string());
+    let mut target = l.theta.clone();
+    outer.apply(&mut target, g).map_err(fail)?;
+    let Some(listed) = &l.manifest.broadcast else {
+        return Ok(target);
+    };
+    let Some(codec) = coalition_trainer::build::broadcast_codec(&l.cfg) else {
+        return Err(ctx.fail(
+            "next model",
+            "the manifest lists a broadcast but the config broadcasts whole models",
+        ));
+    };
+    let mut theta = l.theta.clone();
+    let frame = outer.broadcast_step(&mut theta, &target, codec).map_err(fail)?;
+    let published = super::artifacts::read_checked(&root.join(&listed.path), &listed.sha256)
+        .map_err(|e| ctx.fail("next model", e))?;
+    if frame != published {
+        return Err(ctx.fail(
+            "next model",
+            format!(
+                "{} is not the broadcast of the outer step (θ_{} − θ_{} with e_{})",
+                listed.path.display(),
+                ctx.round + 1,
+                ctx.round,
+                ctx.round
+            ),
+        ));
+    }
+    Ok(theta)
 }
 
 /// Check 9: the chain credited what the report pays.

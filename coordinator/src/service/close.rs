@@ -174,7 +174,7 @@ impl Engine {
         };
         let deltas: Vec<&[f32]> = accepted.iter().map(|c| c.values.as_slice()).collect();
         let g = aggregate(&deltas, &coeffs, n)?;
-        self.outer.apply(&mut self.theta, &g)?;
+        let broadcast = self.outer_step(round, &g)?;
         if matches!(self.policy.tamper, Some(Tamper::NextModel { round: r }) if r == round) {
             if let Some(w) = self.theta.first_mut() {
                 *w += 1e-3;
@@ -183,8 +183,9 @@ impl Engine {
         let hash = self
             .dir
             .save_checkpoint(round + 1, &self.model, &self.theta, &self.outer)?;
-        // With negative-score updates left out, the committed model is not θ^N: measure it.
-        let loss_after = if filtered && coeffs != *p {
+        // With negative-score updates left out, or a compressed broadcast, the committed
+        // model is not θ^N: measure it.
+        let loss_after = if (filtered && coeffs != *p) || broadcast.is_some() {
             let samples = &scored.round.eval_samples;
             let batches = eval_batches(self.pool.samples(), samples, self.policy.eval_batch_size)?;
             eval_loss(&self.model, &batches)?
@@ -192,7 +193,12 @@ impl Engine {
             scored.round.loss_full
         };
         crate::crash::point("after-checkpoint");
-        let manifest = self.publish(round, screened, scored, hash)?;
+        let manifest = self.publish(round, screened, scored, hash, broadcast.as_ref())?;
+        self.last_broadcast = broadcast.map(|b| coalition_net::Broadcast {
+            base_hash: self.theta_hash.0,
+            frame_hash: b.sha256.0,
+            frame_bytes: b.bytes,
+        });
         self.theta_hash = hash;
         let next_sketch = sketch(&self.theta);
         let step = self.theta_sketch.minus(&next_sketch);
@@ -219,6 +225,23 @@ impl Engine {
         crate::crash::point("after-commit");
         self.remember(round, &screened.outcome, &scored.round.eval_samples, step);
         Ok(loss_after)
+    }
+
+    /// The outer step of `g`: θ_{r+1} directly (`broadcast_codec = "full"`), or θ_r plus the
+    /// decoded compressed broadcast of the step, whose frame is written to
+    /// `broadcasts/round-N.bin` (its reference returned).
+    fn outer_step(&mut self, round: u64, g: &[f32]) -> Result<Option<crate::manifest::FileRef>> {
+        let Some(codec) = coalition_trainer::build::broadcast_codec(&self.cfg) else {
+            self.outer.apply(&mut self.theta, g)?;
+            return Ok(None);
+        };
+        let mut target = self.theta.clone();
+        self.outer.apply(&mut target, g)?;
+        let frame = self.outer.broadcast_step(&mut self.theta, &target, codec)?;
+        let path = self.dir.broadcast_path(round);
+        crate::fsutil::create_dir_all(path.parent().unwrap_or(self.dir.root()))?;
+        crate::fsutil::write_atomic(&path, &frame)?;
+        Ok(Some(crate::manifest::FileRef::of(&self.dir, &path)?))
     }
 
     /// After a commit: the accepted hashes are published (replays refused), the eval samples

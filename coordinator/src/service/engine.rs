@@ -89,6 +89,8 @@ pub struct Engine {
     /// (a round's traffic is what crossed the wire between two commits).
     pub traffic: Option<coalition_net::TrafficMeter>,
     pub traffic_mark: coalition_net::TrafficCounts,
+    /// The last committed round's compressed broadcast (θ_r − θ_{r−1}), offered in `Work`.
+    pub last_broadcast: Option<coalition_net::Broadcast>,
 }
 
 impl Engine {

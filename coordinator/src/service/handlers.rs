@@ -202,6 +202,7 @@ impl Service {
             inner_steps: t.inner_steps as u32,
             batch_size: t.batch_size as u32,
             deadline_unix_ms: open.deadline_unix_ms,
+            broadcast: self.model.broadcast.clone(),
         })
     }
 

@@ -220,6 +220,7 @@ impl Service {
             let bytes = params_to_le_bytes(&engine.theta);
             self.model.hash = engine.theta_hash;
             self.model.bytes = bytes.len() as u64;
+            self.model.broadcast = engine.last_broadcast.clone();
             self.blobs.set_model(engine.theta_hash.0, bytes);
             match crate::manifest::published_files(&engine.dir, summary.round) {
                 Ok(files) => self.blobs.publish(files.into_iter().map(|(h, p)| (h.0, p))),

@@ -16,13 +16,15 @@ use crate::pool::PoolOrigin;
 
 impl Engine {
     /// Write `reveals/round-N.json` and `manifests/round-N.json` for a round whose next model
-    /// (hash `next_hash`) is checkpointed; returns the manifest's sha256.
+    /// (hash `next_hash`, reached by `broadcast` when compressed) is checkpointed; returns the
+    /// manifest's sha256.
     pub fn publish(
         &self,
         round: u64,
         screened: &Screened,
         scored: &Scored,
         next_hash: Hash32,
+        broadcast: Option<&FileRef>,
     ) -> Result<Hash32> {
         let dir = &self.dir;
         let reveal = self.pool.reveal(round, &scored.round.eval_samples)?;
@@ -63,6 +65,7 @@ impl Engine {
             },
             report: FileRef::of(dir, &dir.report_path(round))?,
             secret,
+            broadcast: broadcast.cloned(),
         };
         let path = dir.manifest_path(round);
         fsutil::create_dir_all(path.parent().unwrap_or(dir.root()))?;

@@ -91,6 +91,7 @@ async fn connect(
     let model = ServedModel {
         hash: started.engine.theta_hash,
         bytes: model_bytes.len() as u64,
+        broadcast: started.engine.last_broadcast.clone(),
     };
     blobs.set_model(model.hash.0, model_bytes);
     for round in 0..started.next_round {

@@ -92,9 +92,9 @@ pub fn open(
         .iter()
         .flat_map(|c| c.accepted_updates.iter().map(move |h| (h.0, c.round)))
         .collect();
-    let last_median = match committed.last() {
-        Some(c) => carried_median(&dir, c.round)?,
-        None => None,
+    let (last_median, last_broadcast) = match committed.last() {
+        Some(c) => (carried_median(&dir, c.round)?, broadcast_of(&dir, c.round)?),
+        None => (None, None),
     };
     let recent = recent_content(cfg, &dir, committed, &place.device, theta.len() as u64)?;
     let trainers = recovered
@@ -124,6 +124,7 @@ pub fn open(
         last_median,
         traffic: None,
         traffic_mark: Default::default(),
+        last_broadcast,
     };
     Ok(Started {
         engine,
@@ -289,11 +290,28 @@ fn recent_content(
 }
 
 /// The median update norm round `round` carried to the next (from its manifest).
-fn carried_median(dir: &RunDir, round: u64) -> Result<Option<f64>, ServiceError> {
+/// Round `round`'s manifest, if it has one (rounds committed before manifests existed do not).
+fn read_manifest(dir: &RunDir, round: u64) -> Result<Option<Manifest>, ServiceError> {
     let path = dir.manifest_path(round);
     if !path.exists() {
         return Ok(None);
     }
     let bytes = std::fs::read(&path).map_err(crate::error::io("read", &path))?;
-    Ok(Manifest::from_bytes(&bytes, &path)?.next_median)
+    Ok(Some(Manifest::from_bytes(&bytes, &path)?))
+}
+
+fn carried_median(dir: &RunDir, round: u64) -> Result<Option<f64>, ServiceError> {
+    Ok(read_manifest(dir, round)?.and_then(|m| m.next_median))
+}
+
+/// Round `round`'s compressed broadcast, as offered in `Work` (None with whole-model
+/// broadcasts).
+fn broadcast_of(dir: &RunDir, round: u64) -> Result<Option<coalition_net::Broadcast>, ServiceError> {
+    Ok(read_manifest(dir, round)?.and_then(|m| {
+        m.broadcast.map(|frame| coalition_net::Broadcast {
+            base_hash: m.before.model_hash.0,
+            frame_hash: frame.sha256.0,
+            frame_bytes: frame.bytes,
+        })
+    }))
 }

@@ -91,6 +91,8 @@ pub struct Service {
 pub struct ServedModel {
     pub hash: Hash32,
     pub bytes: u64,
+    /// How a trainer holding the previous model reaches this one (compressed broadcasts).
+    pub broadcast: Option<coalition_net::Broadcast>,
 }
 
 /// Where the run's data order is.

@@ -25,6 +25,6 @@ mod trainer_view;
 pub use schema::{
     AttributionSection, CodecSettings, DataSection, Estimator, EvalKind, EvalSection, ModelKind,
     ModelSection, NetworkSection, ObserveSection, RewardsSection, RunConfig, RunSection,
-    TrainingSection, UpdateCodec,
+    BroadcastCodec, TrainingSection, UpdateCodec,
 };
 pub use trainer_view::trainer_view;

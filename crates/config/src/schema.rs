@@ -171,6 +171,26 @@ pub struct TrainingSection {
     pub codec_topk_ppm: Option<u32>,
     /// sparse only: bits per sent value, sign included (2..=4). Default 2.
     pub codec_bits: Option<u8>,
+    /// How the coordinator sends each round's new model to trainers that hold the previous
+    /// one: `int8` (the default: θ_{r+1} − θ_r as an int8 frame with the coordinator's own
+    /// error feedback, and θ_{r+1} defined as θ_r plus the decoded frame, so every trainer
+    /// rebuilds the same bits), `sparse` (the same with the sparse codec, `codec_*` parameters
+    /// when `codec = "sparse"`), or `full` (the whole model every round). Trainers that join
+    /// late or fall out of step download the whole model either way.
+    pub broadcast_codec: BroadcastCodec,
+}
+
+/// The broadcast codec named by `training.broadcast_codec`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BroadcastCodec {
+    /// The whole model as raw f32, every round.
+    Full,
+    /// θ_{r+1} − θ_r as blockwise int8 + zstd (block 256).
+    #[default]
+    Int8,
+    /// θ_{r+1} − θ_r as top-k per block with low-bit values.
+    Sparse,
 }
 
 /// The update codec named by `training.codec`.
@@ -209,6 +229,20 @@ impl TrainingSection {
                 topk_ppm: self.codec_topk_ppm.unwrap_or(15_625),
                 bits: self.codec_bits.unwrap_or(2),
             },
+        }
+    }
+
+    /// The broadcast codec and its parameters (None: the whole model every round).
+    pub fn broadcast_settings(&self) -> Option<CodecSettings> {
+        match (self.broadcast_codec, self.codec_settings()) {
+            (BroadcastCodec::Full, _) => None,
+            (BroadcastCodec::Int8, _) => Some(CodecSettings::Int8 { block_size: 256 }),
+            (BroadcastCodec::Sparse, sparse @ CodecSettings::Sparse { .. }) => Some(sparse),
+            (BroadcastCodec::Sparse, CodecSettings::Int8 { .. }) => Some(CodecSettings::Sparse {
+                block_size: 4096,
+                topk_ppm: 15_625,
+                bits: 2,
+            }),
         }
     }
 }
@@ -360,6 +394,7 @@ impl Default for TrainingSection {
             codec_block_size: None,
             codec_topk_ppm: None,
             codec_bits: None,
+            broadcast_codec: BroadcastCodec::Int8,
         }
     }
 }

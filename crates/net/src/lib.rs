@@ -66,7 +66,7 @@ pub use node::{start, NetConfig};
 pub use store::{blob_hash, BlobStore, DirBlobStore, MemoryBlobStore};
 pub use traffic::{TrafficCounts, TrafficMeter};
 pub use wallet::{join_message, verify_join, Wallet};
-pub use wire::{Request, Response, StatusInfo, Work};
+pub use wire::{Broadcast, Request, Response, StatusInfo, Work};
 
 /// A sha256 digest: the name of a blob.
 pub type Hash32 = [u8; 32];

@@ -44,6 +44,11 @@ fn work() -> Work {
         inner_steps: 8,
         batch_size: 16,
         deadline_unix_ms: 1_700_000_000_000,
+        broadcast: Some(crate::Broadcast {
+            base_hash: [8; 32],
+            frame_hash: [7; 32],
+            frame_bytes: 4321,
+        }),
     }
 }
 

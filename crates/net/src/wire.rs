@@ -130,6 +130,23 @@ pub struct Work {
     pub batch_size: u32,
     /// Submit before this time (unix milliseconds) or be left out of the round.
     pub deadline_unix_ms: u64,
+    /// The last round's model change, compressed: a trainer that holds the model
+    /// `base_hash` fetches this frame instead of the whole model and applies it with
+    /// [`crate::decode_into_add`]; the result must hash to `model_hash` (else it downloads the
+    /// model). Absent when the coordinator broadcasts whole models, and in round 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broadcast: Option<Broadcast>,
+}
+
+/// A compressed model broadcast: θ_{r+1} − θ_r as one codec frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Broadcast {
+    /// sha256 of θ_r's bytes, the model the frame applies to.
+    pub base_hash: Hash32,
+    /// sha256 of the frame (fetch it as a blob).
+    pub frame_hash: Hash32,
+    /// Length of the frame in bytes.
+    pub frame_bytes: u64,
 }
 
 /// A summary of the run.
