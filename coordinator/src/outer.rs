@@ -121,9 +121,13 @@ impl OuterOptimizer {
         let codec_err = |e: coalition_net::CodecError| {
             CoordinatorError::Internal(format!("cannot encode the model broadcast: {e}"))
         };
-        let mut feedback =
-            coalition_net::ErrorFeedback::from_residual_with_codec(residual, codec).map_err(codec_err)?;
-        let delta: Vec<f32> = target.iter().zip(theta.iter()).map(|(t, x)| t - x).collect();
+        let mut feedback = coalition_net::ErrorFeedback::from_residual_with_codec(residual, codec)
+            .map_err(codec_err)?;
+        let delta: Vec<f32> = target
+            .iter()
+            .zip(theta.iter())
+            .map(|(t, x)| t - x)
+            .collect();
         let frame = feedback.encode_with_feedback(&delta).map_err(codec_err)?;
         coalition_net::decode_into_add(&frame, theta).map_err(codec_err)?;
         self.residual = feedback.residual().to_vec();
@@ -351,14 +355,20 @@ mod tests {
             let frame = opt.broadcast_step(&mut theta, &target, codec).unwrap();
             let mut rebuilt = before;
             coalition_net::decode_into_add(&frame, &mut rebuilt).unwrap();
-            assert!(rebuilt.iter().zip(&theta).all(|(a, b)| a.to_bits() == b.to_bits()));
+            assert!(rebuilt
+                .iter()
+                .zip(&theta)
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
         }
         let worst = theta
             .iter()
             .zip(&target)
             .map(|(a, b)| (a - b).abs())
             .fold(0f32, f32::max);
-        assert!(worst < 1e-4, "θ is {worst} from the target after 10 broadcasts");
+        assert!(
+            worst < 1e-4,
+            "θ is {worst} from the target after 10 broadcasts"
+        );
         assert!(opt.residual().iter().any(|r| *r != 0.0));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("outer.safetensors");

@@ -326,13 +326,19 @@ async fn apply_broadcast(
     {
         Ok(frame) => frame,
         Err(e) => {
-            warn!(round = work.round, "cannot fetch the model broadcast: {e}; fetching the model");
+            warn!(
+                round = work.round,
+                "cannot fetch the model broadcast: {e}; fetching the model"
+            );
             return false;
         }
     };
     observer.received(work.round, frame.len() as u64);
     if let Err(e) = coalition_net::decode_into_add(&frame, &mut s.theta) {
-        warn!(round = work.round, "cannot apply the model broadcast: {e}; fetching the model");
+        warn!(
+            round = work.round,
+            "cannot apply the model broadcast: {e}; fetching the model"
+        );
         return false;
     }
     s.theta_hash = coalition_model::checkpoint::params_hash(&s.theta);

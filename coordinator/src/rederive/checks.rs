@@ -639,7 +639,9 @@ fn next_theta(
         ));
     };
     let mut theta = l.theta.clone();
-    let frame = outer.broadcast_step(&mut theta, &target, codec).map_err(fail)?;
+    let frame = outer
+        .broadcast_step(&mut theta, &target, codec)
+        .map_err(fail)?;
     let published = super::artifacts::read_checked(&root.join(&listed.path), &listed.sha256)
         .map_err(|e| ctx.fail("next model", e))?;
     if frame != published {

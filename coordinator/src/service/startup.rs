@@ -306,7 +306,10 @@ fn carried_median(dir: &RunDir, round: u64) -> Result<Option<f64>, ServiceError>
 
 /// Round `round`'s compressed broadcast, as offered in `Work` (None with whole-model
 /// broadcasts).
-fn broadcast_of(dir: &RunDir, round: u64) -> Result<Option<coalition_net::Broadcast>, ServiceError> {
+fn broadcast_of(
+    dir: &RunDir,
+    round: u64,
+) -> Result<Option<coalition_net::Broadcast>, ServiceError> {
     Ok(read_manifest(dir, round)?.and_then(|m| {
         m.broadcast.map(|frame| coalition_net::Broadcast {
             base_hash: m.before.model_hash.0,

@@ -23,8 +23,8 @@ pub use error::ConfigError;
 mod trainer_view;
 
 pub use schema::{
-    AttributionSection, CodecSettings, DataSection, Estimator, EvalKind, EvalSection, ModelKind,
-    ModelSection, NetworkSection, ObserveSection, RewardsSection, RunConfig, RunSection,
-    BroadcastCodec, TrainingSection, UpdateCodec,
+    AttributionSection, BroadcastCodec, CodecSettings, DataSection, Estimator, EvalKind,
+    EvalSection, ModelKind, ModelSection, NetworkSection, ObserveSection, RewardsSection,
+    RunConfig, RunSection, TrainingSection, UpdateCodec,
 };
 pub use trainer_view::trainer_view;
