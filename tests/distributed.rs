@@ -48,10 +48,18 @@ fn three_trainers_three_rounds_lower_the_loss_with_verifiable_reports() {
         .find_map(|l| l.strip_prefix("dashboard "))
         .and_then(|l| l.split_whitespace().next())
         .unwrap_or_else(|| panic!("no dashboard line:\n{log}"));
-    let metrics = http_get(&format!("{url}metrics"));
+    // The dashboard re-reads the run directory every second: poll until it has.
+    let mut metrics = String::new();
+    for _ in 0..50 {
+        metrics = http_get(&format!("{url}metrics"));
+        if metrics.contains("coalition_rounds_committed_total") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert!(
         metrics.contains("coalition_rounds_committed_total"),
-        "{metrics}"
+        "GET {url}metrics: {metrics:?}\n{log}"
     );
     let ok = coordinator.wait(LONG);
     assert_eq!(ok, Some(true), "coordinator:\n{}", coordinator.log_text());
@@ -85,8 +93,8 @@ fn three_trainers_three_rounds_lower_the_loss_with_verifiable_reports() {
             "round {round} does not verify"
         );
     }
-    // Every round's traffic was counted on the wire, both ways: the model out to three
-    // trainers, their updates in.
+    // Every round's traffic was counted on the wire, both ways: the model (round 0) or its
+    // compressed broadcast out to three trainers, their updates in.
     for e in &entries {
         if let Entry::RoundCommitted {
             round,
@@ -97,7 +105,7 @@ fn three_trainers_three_rounds_lower_the_loss_with_verifiable_reports() {
         {
             let (up, down) = (bytes_up.unwrap_or(0), bytes_down.unwrap_or(0));
             assert!(
-                up > 3 * 1000 && down > up,
+                up > 3 * 1000 && down > 3 * 1000,
                 "round {round}: {up} in, {down} out"
             );
         }
