@@ -99,7 +99,7 @@ mod tests {
             );
         }
         assert_eq!(sketch(&a), sketch(&a));
-        assert_eq!(sketch(&vec![0.0; 10]).cosine(&sketch(&a)), 0.0);
+        assert_eq!(sketch(&[0.0; 10]).cosine(&sketch(&a)), 0.0);
         // Linear: the sketch of a difference is the difference of sketches (up to rounding).
         let d: Vec<f32> = a.iter().zip(&b).map(|(x, y)| x - y).collect();
         let lin = sketch(&a).minus(&sketch(&b));
