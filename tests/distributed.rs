@@ -29,6 +29,9 @@ fn eval_losses(entries: &[Entry]) -> Vec<(f64, f64)> {
 fn three_trainers_three_rounds_lower_the_loss_with_verifiable_reports() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut run = TestRun::new("three");
+    // Trainers after round 0 get the model as a compressed broadcast and must rebuild it
+    // bit for bit (the hash is checked), and a reviewer re-derives the broadcasts.
+    run.training = "broadcast_codec = \"int8\"".into();
     run.extra = "[observe]\nhttp = \"127.0.0.1:0\"\n".into();
     let config = run.write(dir.path());
     let (mut coordinator, addr) = start_coordinator(dir.path(), &config, "coordinator", None);
@@ -71,6 +74,10 @@ fn three_trainers_three_rounds_lower_the_loss_with_verifiable_reports() {
             t.name,
             t.log_text()
         );
+    }
+    for t in &trainers {
+        let log = t.log_text();
+        assert!(!log.contains("fetching the model"), "{}: {log}", t.name);
     }
     let run_dir = run.run_dir(dir.path());
     let entries = journal(&run_dir);

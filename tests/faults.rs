@@ -30,6 +30,8 @@ fn a_coordinator_killed_at_every_crash_point_commits_each_round_once() {
     run.rounds = 4;
     run.min_trainers = 2;
     run.inner_steps = 8;
+    // The broadcast's error feedback lives in the checkpoint: restarts must keep it exact.
+    run.training = "broadcast_codec = \"int8\"".into();
     let config = run.write(dir.path());
     let run_dir = run.run_dir(dir.path());
     let marker = |p: &str| dir.path().join(format!("crashed-{p}"));

@@ -34,6 +34,7 @@ kind = "generated"
 [training]
 batch_size = 4
 inner_steps = 2
+broadcast_codec = "int8"
 rounds = 3
 lr = 1e-2
 outer_lr = 0.7

@@ -90,6 +90,8 @@ pub struct TestRun {
     pub listen: String,
     /// `rewards.cluster`: `none` (the default here: most tests are about training) or `embedded`.
     pub cluster: String,
+    /// Extra `[training]` keys, e.g. `broadcast_codec = "int8"`.
+    pub training: String,
     pub extra: String,
 }
 
@@ -104,6 +106,7 @@ impl TestRun {
             join_window_secs: 30,
             listen: "/ip4/127.0.0.1/tcp/0".into(),
             cluster: "none".into(),
+            training: String::new(),
             extra: String::new(),
         }
     }
@@ -133,6 +136,7 @@ rounds = {rounds}
 lr = 1e-2
 min_lr = 1e-3
 warmup_steps = 5
+{training}
 
 [network]
 listen = ["{listen}"]
@@ -157,6 +161,7 @@ cluster = "{cluster}"
             deadline = self.deadline_secs,
             min = self.min_trainers,
             cluster = self.cluster,
+            training = self.training,
             extra = self.extra,
         )
     }

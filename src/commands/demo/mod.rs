@@ -45,13 +45,37 @@ pub struct Args {
     /// Do not serve the dashboard.
     #[arg(long)]
     no_dashboard: bool,
+    /// Tell the demo's story on this run config instead of the embedded one
+    /// (`configs/demo.toml`), e.g. `configs/low-bandwidth.toml`: the run is named `demo`,
+    /// listens on loopback, waits for the demo's four trainers and records on the embedded
+    /// ledger; everything else is the file's.
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
-/// The demo config with `training.rounds` set (comments and layout kept).
-fn demo_config(rounds: Option<usize>) -> Result<String> {
-    let mut doc: toml_edit::DocumentMut = DEMO_CONFIG
+/// The demo config (`--config` or the embedded one) with `training.rounds` set (comments and
+/// layout kept); a `--config` file gets the demo's name, loopback address, trainer count and
+/// ledger.
+fn demo_config(rounds: Option<usize>, config: Option<&Path>) -> Result<String> {
+    let text = match config {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read --config {}", path.display()))?,
+        None => DEMO_CONFIG.to_string(),
+    };
+    let what = config.map_or("the embedded configs/demo.toml".to_string(), |p| {
+        p.display().to_string()
+    });
+    let mut doc: toml_edit::DocumentMut = text
         .parse()
-        .context("the embedded configs/demo.toml is not TOML")?;
+        .with_context(|| format!("{what} is not TOML"))?;
+    if config.is_some() {
+        let mut listen = toml_edit::Array::new();
+        listen.push("/ip4/127.0.0.1/tcp/0");
+        doc["run"]["name"] = toml_edit::value("demo");
+        doc["network"]["listen"] = toml_edit::value(listen);
+        doc["network"]["min_trainers"] = toml_edit::value(TRAINERS.len() as i64);
+        doc["rewards"]["cluster"] = toml_edit::value("embedded");
+    }
     if let Some(r) = rounds {
         let r = i64::try_from(r).context("--rounds is too large")?;
         doc["training"]["rounds"] = toml_edit::value(r);
@@ -144,7 +168,10 @@ fn prepare(args: &Args) -> Result<Setup> {
     }
     std::fs::create_dir_all(files.join("logs"))?;
     let config_path = files.join("demo.toml");
-    std::fs::write(&config_path, demo_config(args.rounds)?)?;
+    std::fs::write(
+        &config_path,
+        demo_config(args.rounds, args.config.as_deref())?,
+    )?;
     let mut names: Names = BTreeMap::new();
     let mut wallets = Vec::new();
     for (name, _) in TRAINERS {
@@ -344,12 +371,30 @@ mod tests {
 
     #[test]
     fn the_demo_config_takes_the_round_count_and_keeps_its_comments() {
-        let text = demo_config(Some(3)).unwrap();
+        let text = demo_config(Some(3), None).unwrap();
         let cfg = RunConfig::from_toml_str(&text, Path::new("demo.toml")).unwrap();
         assert_eq!(cfg.training.rounds, 3);
         assert!(text.starts_with("# The whole loop on one machine"));
         assert!(text.contains("# Leave updates with a negative Shapley score"));
-        let default = demo_config(None).unwrap();
+        let default = demo_config(None, None).unwrap();
         assert_eq!(default, DEMO_CONFIG);
+    }
+
+    #[test]
+    fn another_config_gets_the_demo_name_address_and_trainers() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/low-bandwidth.toml");
+        let text = demo_config(Some(2), Some(&path)).unwrap();
+        let cfg = RunConfig::from_toml_str(&text, &path).unwrap();
+        assert_eq!(cfg.run.name, "demo");
+        assert_eq!(cfg.training.rounds, 2);
+        assert_eq!(
+            cfg.training.inner_steps, 100,
+            "the file's own settings stay"
+        );
+        assert_eq!(cfg.network.listen, vec!["/ip4/127.0.0.1/tcp/0".to_string()]);
+        assert_eq!(cfg.network.min_trainers, 4);
+        assert!(text.starts_with("# Low-bandwidth distributed training"));
+        let err = demo_config(None, Some(Path::new("/nope.toml"))).unwrap_err();
+        assert!(format!("{err:#}").contains("/nope.toml"), "{err:#}");
     }
 }
