@@ -177,7 +177,7 @@ pub struct TrainingSection {
     /// defined as θ_r plus the decoded frame, so every trainer rebuilds the same bits), or
     /// `sparse` (the same with the sparse codec). Trainers that join late or fall out of step
     /// download the whole model either way. The compressed broadcasts cut a demo trainer's
-    /// download 3x but ended demos 3-7% higher in eval loss in our measurements
+    /// download 3x but ended demos about 4% higher in eval loss on average in our measurements
     /// (docs/PERFORMANCE.md), so they are opt-in until that is understood.
     pub broadcast_codec: BroadcastCodec,
 }
