@@ -107,9 +107,14 @@ fn three_trainers_three_rounds_lower_the_loss_with_verifiable_reports() {
             round,
             bytes_up,
             bytes_down,
+            phases,
             ..
         } = e
         {
+            let phases = phases.clone().unwrap_or_default();
+            let names: Vec<&str> = phases.keys().map(String::as_str).collect();
+            assert_eq!(names, ["commit", "score", "train"], "round {round}");
+            assert!(phases.values().all(|s| *s >= 0.0) && phases["train"] > 0.0);
             let (up, down) = (bytes_up.unwrap_or(0), bytes_down.unwrap_or(0));
             assert!(
                 up > 3 * 1000 && down > 3 * 1000,

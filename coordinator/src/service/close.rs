@@ -16,6 +16,25 @@ use crate::report_io::write_report;
 use crate::score_round::{score_round, RoundInputs, ScoredRound, Tamper};
 use crate::sketch::sketch;
 
+/// The round's measured phases for the journal: `train` from opening to closing (trainers
+/// fetch the model, train and upload), `score` (decode, pre-filter, Shapley scores, report) and
+/// `commit` (aggregate, outer step, checkpoint, reveal and manifest) up to now.
+fn phases(
+    opened: Instant,
+    scoring: Instant,
+    committing: Instant,
+) -> std::collections::BTreeMap<String, f64> {
+    let secs = |a: Instant, b: Instant| b.saturating_duration_since(a).as_secs_f64();
+    [
+        ("train", secs(opened, scoring)),
+        ("score", secs(scoring, committing)),
+        ("commit", secs(committing, Instant::now())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
 /// A frame that arrived, as the manifest lists it.
 pub struct Frame {
     pub trainer: String,
@@ -161,6 +180,7 @@ impl Engine {
         opened: Instant,
         start: Instant,
     ) -> Result<f64> {
+        let committing = Instant::now();
         let n = self.theta.len();
         let accepted = &screened.outcome.accepted;
         let report = &scored.round.report;
@@ -220,7 +240,7 @@ impl Engine {
             manifest_sha256: Some(manifest),
             bytes_up: traffic.map(|t| t.received),
             bytes_down: traffic.map(|t| t.sent),
-            phases: None,
+            phases: Some(phases(opened, start, committing)),
         })?;
         crate::crash::point("after-commit");
         self.remember(round, &screened.outcome, &scored.round.eval_samples, step);
