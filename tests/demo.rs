@@ -126,6 +126,19 @@ fn demo_pays_the_honest_trainers_only() {
     assert_eq!(moved(claims[1]), 0, "{onchain}");
     // A reviewer re-derived every round against the chain, challenged by its blockhash.
     assert!(onchain.contains("verified 5 round(s)"), "{onchain}");
+    // ... and recorded it for the report and the dashboard.
+    let verification: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run_dir.join("verification.json")).expect("verification.json"),
+    )
+    .expect("verification JSON");
+    let statuses: Vec<&str> = verification["rounds"]
+        .as_array()
+        .expect("rounds")
+        .iter()
+        .filter_map(|r| r["status"].as_str())
+        .collect();
+    assert_eq!(statuses, ["verified"; 5], "{verification}");
+    assert_eq!(verification["against"], "chain", "{verification}");
     assert!(
         onchain.contains("trainers' on-chain earnings equal their report payouts"),
         "{onchain}"
@@ -195,6 +208,8 @@ fn verify_and_tamper(run_dir: &std::path::Path) {
     let (ok, text) = verify(&args);
     assert!(!ok, "{text}");
     assert!(text.contains("FAILED round 2: manifest:"), "{text}");
+    let verification = std::fs::read_to_string(run_dir.join("verification.json")).unwrap();
+    assert!(verification.contains("\"failed\""), "{verification}");
     assert!(text.contains(path), "{text}");
 }
 

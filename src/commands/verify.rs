@@ -131,12 +131,43 @@ pub fn review(
     }
     println!("challenge seed: {}", challenge.seed);
     let rounds: Vec<&ChainRound> = records.rounds.iter().filter(|r| r.round <= upto).collect();
-    if !rederive(records, &rounds, from, challenge, verbose)? {
-        return Ok(false);
-    }
-    match view {
-        Some(view) => check_earnings(view, &RunDir::at(from), records),
-        None => Ok(true),
+    let (ok, outcomes) = rederive(records, &rounds, from, challenge, verbose)?;
+    let ok = ok
+        && match view {
+            Some(view) => check_earnings(view, &RunDir::at(from), records)?,
+            None => true,
+        };
+    record(from, challenge, view.is_some(), &outcomes);
+    Ok(ok)
+}
+
+/// One round's result, as `verification.json` lists it (the report and dashboard show it).
+#[derive(serde::Serialize)]
+struct Outcome {
+    round: u64,
+    status: &'static str,
+    detail: String,
+}
+
+/// Writes `RUN_DIR/verification.json` (best effort: a reviewer's copy may be read-only).
+fn record(from: &Path, challenge: &Challenge, on_chain: bool, outcomes: &[Outcome]) {
+    let doc = serde_json::json!({
+        "format": "coalition-verification/v1",
+        "at_unix": std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        "against": if on_chain { "chain" } else { "run directory" },
+        "seed": challenge.seed.to_string(),
+        "records": challenge.records,
+        "tolerance": challenge.tolerance,
+        "rounds": outcomes,
+    });
+    let path = from.join("verification.json");
+    let tmp = from.join("verification.json.tmp");
+    let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    let written = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &path));
+    if let Err(e) = written {
+        println!("(not recorded in {}: {e})", path.display());
     }
 }
 
@@ -179,13 +210,15 @@ fn on_chain(
 }
 
 /// Re-derives `rounds` in order, printing a line per check; false at the first discrepancy.
+/// Also returns each round's outcome.
 fn rederive(
     records: &Records,
     rounds: &[&ChainRound],
     from: &Path,
     challenge: &Challenge,
     verbose: bool,
-) -> Result<bool> {
+) -> Result<(bool, Vec<Outcome>)> {
+    let mut outcomes = Vec::new();
     let device = candle_core::Device::Cpu;
     let mut artifacts = DirArtifacts::new(from);
     let mut history = History::default();
@@ -202,6 +235,15 @@ fn rederive(
         ) {
             Ok(check) => {
                 print_round(&check, verbose);
+                outcomes.push(Outcome {
+                    round: check.round,
+                    status: "verified",
+                    detail: format!(
+                        "{} checks passed; {} coalition utilities re-evaluated",
+                        check.passed.len(),
+                        check.reevaluated
+                    ),
+                });
                 reevaluated += check.reevaluated;
                 max_difference = max_difference.max(check.max_difference);
                 history.absorb(
@@ -213,7 +255,12 @@ fn rederive(
             }
             Err(discrepancy) => {
                 println!("FAILED {discrepancy}");
-                return Ok(false);
+                outcomes.push(Outcome {
+                    round: discrepancy.round,
+                    status: "failed",
+                    detail: format!("{}: {}", discrepancy.check, discrepancy.detail),
+                });
+                return Ok((false, outcomes));
             }
         }
     }
@@ -224,7 +271,7 @@ fn rederive(
         start.elapsed().as_secs_f64(),
         challenge.tolerance
     );
-    Ok(true)
+    Ok((true, outcomes))
 }
 
 fn print_round(check: &RoundCheck, verbose: bool) {

@@ -1,7 +1,8 @@
 //! The other files of a run directory, read tolerantly (only the fields drawn):
 //! `reports/round-N.json` (attribution's `Report`), `onchain.json` (the ledger's
-//! `RunAccounts`), `config.toml`, `labels.json` (optional display names, written by the demo)
-//! and `baseline.json` (optional `coalition train-local --json` output).
+//! `RunAccounts`), `config.toml`, `labels.json` (optional display names, written by the demo),
+//! `baseline.json` (optional `coalition train-local --json` output) and `verification.json`
+//! (what the last `coalition verify` found, per round).
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -303,4 +304,36 @@ mod tests {
             .to_string()
             .contains("train-local"));
     }
+}
+
+#[derive(Deserialize)]
+struct RawVerification {
+    rounds: Vec<RawVerifiedRound>,
+}
+
+#[derive(Deserialize)]
+struct RawVerifiedRound {
+    round: u64,
+    status: String,
+    #[serde(default)]
+    detail: Option<String>,
+}
+
+/// `verification.json`, written by `coalition verify`: each round's status (`verified`,
+/// `failed`) and what established it or what differed.
+pub fn read_verification(path: &Path) -> Result<BTreeMap<u64, crate::view::Verification>> {
+    let text = std::fs::read_to_string(path).map_err(read_err(path))?;
+    let raw: RawVerification = serde_json::from_str(&text)
+        .map_err(|e| malformed(path, format!("not a verification file: {e}")))?;
+    Ok(raw
+        .rounds
+        .into_iter()
+        .map(|r| {
+            let v = crate::view::Verification {
+                status: r.status,
+                detail: r.detail,
+            };
+            (r.round, v)
+        })
+        .collect())
 }

@@ -2,7 +2,8 @@
 //! what was appended to the journal since the last [`RunReader::refresh`] (it remembers the
 //! byte offset of the last complete line). A journal that shrank or was replaced (a run started
 //! over) is read again from the start. The small files (`config.toml`, `onchain.json`,
-//! `labels.json`, `baseline.json`) are re-read when their modification time changes.
+//! `labels.json`, `baseline.json`, `verification.json`) are re-read when their modification
+//! time changes.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -31,6 +32,8 @@ pub struct RunReader {
     labels: BTreeMap<String, String>,
     stamps: BTreeMap<&'static str, SystemTime>,
     baseline: Option<PathBuf>,
+    /// Per-round results of `coalition verify` (`verification.json`).
+    verified: BTreeMap<u64, crate::view::Verification>,
     version: u64,
 }
 
@@ -65,6 +68,7 @@ impl RunReader {
             labels: BTreeMap::new(),
             stamps: BTreeMap::new(),
             baseline: None,
+            verified: BTreeMap::new(),
             version: 0,
         }
     }
@@ -112,6 +116,11 @@ impl RunReader {
         let mut changed = self.small_files();
         changed |= self.read_journal()?;
         if changed {
+            for r in &mut self.view.rounds {
+                if let Some(v) = self.verified.get(&r.round) {
+                    r.verification = Some(v.clone());
+                }
+            }
             self.finish();
             self.version += 1;
         }
@@ -145,6 +154,15 @@ impl RunReader {
         match self.if_modified("onchain", &onchain, files::read_onchain) {
             Some(Ok(o)) => {
                 self.view.onchain = Some(o);
+                changed = true;
+            }
+            Some(Err(e)) => changed |= self.warn(e.to_string()),
+            None => {}
+        }
+        let verification = self.dir.join("verification.json");
+        match self.if_modified("verification", &verification, files::read_verification) {
+            Some(Ok(v)) => {
+                self.verified = v;
                 changed = true;
             }
             Some(Err(e)) => changed |= self.warn(e.to_string()),

@@ -258,3 +258,42 @@ fn a_directory_without_journal_is_named() {
     assert!(!live.refresh().unwrap());
     assert_eq!(live.view().status, RunStatus::Starting);
 }
+
+#[test]
+fn verification_json_sets_each_rounds_status_and_is_reread_when_it_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    sample_run(dir.path(), 2);
+    let file = dir.path().join("verification.json");
+    std::fs::write(
+        &file,
+        r#"{"seed":"ab","rounds":[{"round":0,"status":"verified","detail":"8 re-evaluated"}]}"#,
+    )
+    .unwrap();
+    let mut r = RunReader::open(dir.path()).unwrap();
+    let status = |r: &RunReader, round: usize| {
+        r.view().rounds[round]
+            .verification
+            .as_ref()
+            .map(|v| v.status.clone())
+    };
+    assert_eq!(status(&r, 0).as_deref(), Some("verified"));
+    assert_eq!(status(&r, 1), None);
+    // A later verify run that found round 1 wrong (mtime resolution: wait past it).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(
+        &file,
+        r#"{"rounds":[{"round":0,"status":"verified"},{"round":1,"status":"failed","detail":"next model"}]}"#,
+    )
+    .unwrap();
+    assert!(r.refresh().unwrap());
+    assert_eq!(status(&r, 1).as_deref(), Some("failed"));
+    std::fs::write(&file, "not json").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(&file, "{").unwrap();
+    r.refresh().unwrap();
+    assert!(r
+        .view()
+        .warnings
+        .iter()
+        .any(|w| w.contains("verification.json")));
+}
