@@ -64,6 +64,10 @@ fn three_trainers_three_rounds_lower_the_loss_with_verifiable_reports() {
         metrics.contains("coalition_rounds_committed_total"),
         "GET {url}metrics: {metrics:?}\n{log}"
     );
+    assert!(
+        metrics.contains("coalition_trainers_connected 3"),
+        "{metrics}"
+    );
     let ok = coordinator.wait(LONG);
     assert_eq!(ok, Some(true), "coordinator:\n{}", coordinator.log_text());
     for t in &mut trainers {

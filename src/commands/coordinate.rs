@@ -60,6 +60,10 @@ impl ServiceObserver for Printer {
     fn round_closed(&mut self, s: &RoundSummary) {
         print_round(s);
     }
+    fn trainers_connected(&mut self, n: usize) {
+        // A gauge on /metrics when `[observe] http` serves one (a no-op otherwise).
+        coalition_observe::metrics::record_trainers_connected(n);
+    }
 }
 
 /// One round as a table.

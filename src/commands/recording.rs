@@ -67,6 +67,9 @@ impl<O: ServiceObserver> ServiceObserver for Recording<O> {
     fn round_opened(&mut self, round: u64, participants: usize) {
         self.inner.round_opened(round, participants);
     }
+    fn trainers_connected(&mut self, n: usize) {
+        self.inner.trainers_connected(n);
+    }
     fn round_closed(&mut self, summary: &RoundSummary) {
         self.inner.round_closed(summary);
         if let (Some(r), true) = (&self.recorder, summary.committed) {

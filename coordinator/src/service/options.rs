@@ -31,6 +31,8 @@ pub trait ServiceObserver: Send {
     fn trainer_joined(&mut self, _wallet: &str, _id: u32) {}
     fn round_opened(&mut self, _round: u64, _participants: usize) {}
     fn round_closed(&mut self, _summary: &RoundSummary) {}
+    /// Admitted trainers connected now (after each request and disconnection).
+    fn trainers_connected(&mut self, _n: usize) {}
 }
 
 impl ServiceObserver for () {}

@@ -215,8 +215,9 @@ impl Service {
                     self.trainers[i].peer = None;
                 }
             }
-            Event::PeerConnected { .. } | Event::BlobStored { .. } => {}
+            Event::PeerConnected { .. } | Event::BlobStored { .. } => return Ok(()),
         }
+        observer.trainers_connected(self.connected().len());
         Ok(())
     }
 }
