@@ -165,7 +165,8 @@ fn a_trainer_killed_mid_round_is_left_out_and_rejoins_later() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut run = TestRun::new("killed");
     run.rounds = 4;
-    run.inner_steps = 60;
+    // Long enough that the kill below lands while c trains (60 steps once finished first).
+    run.inner_steps = 150;
     run.deadline_secs = 30;
     run.join_window_secs = 2;
     run.min_trainers = 2;
@@ -182,7 +183,7 @@ fn a_trainer_killed_mid_round_is_left_out_and_rejoins_later() {
     wait_journal(&run_dir, LONG, "round 1 with three participants", |e| {
         e.iter().any(|x| matches!(x, Entry::RoundOpened { round: 1, participants, .. } if participants.len() == 3))
     });
-    std::thread::sleep(Duration::from_millis(400));
+    std::thread::sleep(Duration::from_millis(100));
     c.kill();
     wait_journal(&run_dir, LONG, "round 1 committed", |e| {
         committed_rounds(e).contains(&1)
