@@ -66,11 +66,12 @@ enum Command {
     Report(commands::report::Args),
     /// Claim the reward tokens a wallet earned in a run (creates its token account if missing).
     Claim(commands::claim::Args),
-    /// Re-derive committed rounds from their published artifacts against the chain: the
-    /// model, updates, pre-filter, eval samples (opened against the committed pool),
-    /// challenged coalition utilities, the next model and the credits. One line per check;
-    /// exits non-zero at the first discrepancy. With a REPORT.json instead: replay that
-    /// report's scores from its transcript.
+    /// Re-derive committed rounds from a run's published files (`--from RUN_DIR`), against the
+    /// chain with `--cluster`: the model, updates, pre-filter, eval samples (opened against the
+    /// committed pool), challenged coalition utilities, the next model, the credits and each
+    /// trainer's earnings. One line per round (per check with -v); exits non-zero at the first
+    /// discrepancy, naming it; records the result in RUN_DIR/verification.json. With a
+    /// REPORT.json instead: replay that report's scores from its transcript.
     Verify(commands::verify::Args),
 }
 
