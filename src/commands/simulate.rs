@@ -159,7 +159,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     totals(&run_dir, &names, &outcomes)?;
     let dir = run_dir.display();
     println!(
-        "done in {:.0} s; figures: coalition bench run {dir}; review: coalition verify --cluster embedded:{dir} --all",
+        "done in {:.0} s; figures: coalition bench run {dir}; review: coalition verify --from {dir} --all --cluster embedded:{dir}",
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
