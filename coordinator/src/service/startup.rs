@@ -92,10 +92,12 @@ pub fn open(
         .iter()
         .flat_map(|c| c.accepted_updates.iter().map(move |h| (h.0, c.round)))
         .collect();
-    let (last_median, last_broadcast) = match committed.last() {
-        Some(c) => (carried_median(&dir, c.round)?, broadcast_of(&dir, c.round)?),
-        None => (None, None),
+    let last_manifest = match committed.last() {
+        Some(c) => read_manifest(&dir, c.round)?,
+        None => None,
     };
+    let last_median = last_manifest.as_ref().and_then(|m| m.next_median);
+    let last_broadcast = last_manifest.and_then(broadcast_of);
     let recent = recent_content(cfg, &dir, committed, &place.device, theta.len() as u64)?;
     let trainers = recovered
         .as_ref()
@@ -247,12 +249,9 @@ fn recent_content(
     let window = cfg.attribution.replay_window as usize;
     let mut out = Vec::new();
     for c in &committed[committed.len().saturating_sub(window)..] {
-        let path = dir.manifest_path(c.round);
-        if !path.exists() {
+        let Some(manifest) = read_manifest(dir, c.round)? else {
             continue;
-        }
-        let bytes = std::fs::read(&path).map_err(crate::error::io("read", &path))?;
-        let manifest = Manifest::from_bytes(&bytes, &path)?;
+        };
         for u in &manifest.updates {
             let accepted = matches!(u.status, crate::manifest::UpdateStatus::Accepted { .. });
             if !accepted || !dir.update_path(c.round, &u.frame.sha256).exists() {
@@ -289,7 +288,6 @@ fn recent_content(
     Ok(out)
 }
 
-/// The median update norm round `round` carried to the next (from its manifest).
 /// Round `round`'s manifest, if it has one (rounds committed before manifests existed do not).
 fn read_manifest(dir: &RunDir, round: u64) -> Result<Option<Manifest>, ServiceError> {
     let path = dir.manifest_path(round);
@@ -300,21 +298,11 @@ fn read_manifest(dir: &RunDir, round: u64) -> Result<Option<Manifest>, ServiceEr
     Ok(Some(Manifest::from_bytes(&bytes, &path)?))
 }
 
-fn carried_median(dir: &RunDir, round: u64) -> Result<Option<f64>, ServiceError> {
-    Ok(read_manifest(dir, round)?.and_then(|m| m.next_median))
-}
-
-/// Round `round`'s compressed broadcast, as offered in `Work` (None with whole-model
-/// broadcasts).
-fn broadcast_of(
-    dir: &RunDir,
-    round: u64,
-) -> Result<Option<coalition_net::Broadcast>, ServiceError> {
-    Ok(read_manifest(dir, round)?.and_then(|m| {
-        m.broadcast.map(|frame| coalition_net::Broadcast {
-            base_hash: m.before.model_hash.0,
-            frame_hash: frame.sha256.0,
-            frame_bytes: frame.bytes,
-        })
-    }))
+/// A round's compressed broadcast, as offered in `Work` (None with whole-model broadcasts).
+fn broadcast_of(m: Manifest) -> Option<coalition_net::Broadcast> {
+    m.broadcast.map(|frame| coalition_net::Broadcast {
+        base_hash: m.before.model_hash.0,
+        frame_hash: frame.sha256.0,
+        frame_bytes: frame.bytes,
+    })
 }
