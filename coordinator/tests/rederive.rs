@@ -4,15 +4,14 @@
 
 use coalition_attribution::{Hash32, Seed};
 use coalition_config::RunConfig;
-use coalition_coordinator::journal::read_entries;
 use coalition_coordinator::manifest::UpdateStatus;
 use coalition_coordinator::rederive::{
-    rederive_round, ChainRound, ChainRun, Challenge, DirArtifacts, History,
+    journal_records, rederive_round, ChainRound, ChainRun, Challenge, DirArtifacts, History,
 };
 use coalition_coordinator::score_round::Tamper;
 use coalition_coordinator::service::engine::{Engine, Submission};
 use coalition_coordinator::service::{open_run, Placement};
-use coalition_coordinator::{read_report, Entry};
+use coalition_coordinator::RunDir;
 use std::path::Path;
 use std::time::Instant;
 
@@ -125,54 +124,7 @@ fn close(engine: &mut Engine, round: u64) {
 
 /// What the recorder would put on chain, from the run directory.
 fn chain(root: &Path) -> (ChainRun, Vec<ChainRound>) {
-    let entries = read_entries(&root.join("journal.jsonl")).unwrap();
-    let Entry::RunStarted {
-        config_hash,
-        eval_pool: Some(pool),
-        ..
-    } = &entries[0]
-    else {
-        panic!("no pool commitment in {:?}", entries[0]);
-    };
-    let run = ChainRun {
-        config_hash: *config_hash,
-        eval_pool_root: pool.root,
-        eval_pool_count: pool.count,
-    };
-    let mut model = entries.iter().find_map(|e| match e {
-        Entry::RunStarted {
-            initial_model_hash, ..
-        } => Some(*initial_model_hash),
-        _ => None,
-    });
-    let mut rounds = Vec::new();
-    for e in &entries {
-        if let Entry::RoundCommitted {
-            round,
-            model_hash,
-            manifest_sha256,
-            ..
-        } = e
-        {
-            let report = read_report(&root.join(format!("reports/round-{round}.json"))).unwrap();
-            rounds.push(ChainRound {
-                round: *round,
-                model_hash: model.unwrap(),
-                next_model_hash: *model_hash,
-                manifest_hash: manifest_sha256.unwrap(),
-                updates_root: report.roots.updates,
-                scores_root: report.roots.scores,
-                transcript_root: report.roots.transcript,
-                total_payout: report.paid,
-                credited_payout: report.paid,
-                trainer_count: report.players.len() as u32,
-                contributions_recorded: report.players.len() as u32,
-                closed: true,
-            });
-            model = Some(*model_hash);
-        }
-    }
-    (run, rounds)
+    journal_records(&RunDir::at(root)).unwrap()
 }
 
 fn challenge() -> Challenge {

@@ -3,11 +3,10 @@
 //! hash, and θ_{r+1}'s hash for the last recorded round) the coordinator's journal, each
 //! labelled with where it came from so the reviewer knows what rests on the coordinator's word.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use coalition_attribution::Hash32;
-use coalition_coordinator::journal::read_entries;
-use coalition_coordinator::rederive::{ChainRound, ChainRun};
-use coalition_coordinator::{read_report, Entry, RunDir};
+use coalition_coordinator::rederive::{journal_records, read_journal, ChainRound, ChainRun};
+use coalition_coordinator::RunDir;
 use coalition_ledger::inspect::RunView;
 use coalition_registry::state::Round;
 
@@ -19,98 +18,18 @@ pub struct Records {
     pub provenance: Vec<String>,
 }
 
-/// What the journal says about the run and its committed rounds.
-struct Journaled {
-    run: ChainRun,
-    initial_model: Hash32,
-    /// (round, θ_{r+1} hash, manifest sha256) in commit order.
-    committed: Vec<(u64, Hash32, Option<Hash32>)>,
-}
-
-fn read_journal(dir: &RunDir) -> Result<Journaled> {
-    let path = dir.journal_path();
-    let entries = read_entries(&path)
-        .with_context(|| format!("cannot read the run's journal {}", path.display()))?;
-    let Some(Entry::RunStarted {
-        config_hash,
-        initial_model_hash,
-        eval_pool,
-        ..
-    }) = entries.first()
-    else {
-        bail!("{} does not start with run_started", path.display());
-    };
-    let Some(pool) = eval_pool else {
-        bail!(
-            "{}: the run has no eval pool commitment (written before pools existed): \
-             its eval draws cannot be checked",
-            path.display()
-        );
-    };
-    let committed = entries
-        .iter()
-        .filter_map(|e| match e {
-            Entry::RoundCommitted {
-                round,
-                model_hash,
-                manifest_sha256,
-                ..
-            } => Some((*round, *model_hash, *manifest_sha256)),
-            _ => None,
-        })
-        .collect();
-    Ok(Journaled {
-        run: ChainRun {
-            config_hash: *config_hash,
-            eval_pool_root: pool.root,
-            eval_pool_count: pool.count,
-        },
-        initial_model: *initial_model_hash,
-        committed,
-    })
-}
-
 /// Records from the run directory alone (no chain given): the journal and the reports stand
 /// in for the chain, so the checks establish the coordinator's own consistency only.
 pub fn from_journal(dir: &RunDir) -> Result<Records> {
-    let journal = read_journal(dir)?;
-    let mut model = journal.initial_model;
-    let mut rounds = Vec::new();
-    for &(round, next, manifest) in &journal.committed {
-        let manifest = manifest_hash(round, manifest)?;
-        let path = dir.report_path(round);
-        let report = read_report(&path)
-            .with_context(|| format!("round {round}: cannot read {}", path.display()))?;
-        rounds.push(ChainRound {
-            round,
-            model_hash: model,
-            next_model_hash: next,
-            manifest_hash: manifest,
-            updates_root: report.roots.updates,
-            scores_root: report.roots.scores,
-            transcript_root: report.roots.transcript,
-            total_payout: report.paid,
-            credited_payout: report.paid,
-            trainer_count: report.players.len() as u32,
-            contributions_recorded: report.players.len() as u32,
-            closed: true,
-        });
-        model = next;
-    }
+    let (run, rounds) = journal_records(dir)?;
     Ok(Records {
-        run: journal.run,
+        run,
         rounds,
         provenance: vec![
             "no --cluster: the coordinator's journal and reports stand in for the chain \
              (this checks the run's files against each other, not against a record)"
                 .into(),
         ],
-    })
-}
-
-fn manifest_hash(round: u64, sha: Option<Hash32>) -> Result<Hash32> {
-    sha.with_context(|| {
-        format!("round {round} has no manifest (committed before manifests existed)")
     })
 }
 
@@ -128,21 +47,15 @@ pub fn from_chain(view: &RunView, dir: &RunDir) -> Result<Records> {
     }
     let mut rounds = Vec::new();
     for (i, (index, account)) in view.rounds.iter().enumerate() {
-        let Some(&(_, journaled_next, manifest)) =
-            journal.committed.iter().find(|(r, _, _)| r == index)
-        else {
+        let Some(c) = journal.committed.iter().find(|c| c.round == *index) else {
             bail!("round {index} is on chain but the run directory never committed it");
         };
         let next = match view.rounds.get(i + 1) {
             Some((_, later)) => Hash32(later.model_hash),
-            None => journaled_next,
+            None => c.next_model_hash,
         };
-        rounds.push(chain_round(
-            *index,
-            account,
-            next,
-            manifest_hash(*index, manifest)?,
-        ));
+        let manifest = c.manifest(&dir.journal_path())?;
+        rounds.push(chain_round(*index, account, next, manifest));
     }
     Ok(Records {
         run: ChainRun {

@@ -29,10 +29,12 @@
 mod artifacts;
 mod checks;
 mod context;
+mod journaled;
 
 pub use artifacts::{Artifacts, DirArtifacts};
 pub use checks::{rederive_round, Challenge, RoundCheck};
 pub use context::History;
+pub use journaled::{journal_records, read_journal, Committed, Journaled};
 
 use coalition_attribution::Hash32;
 
