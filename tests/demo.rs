@@ -158,21 +158,6 @@ fn demo_pays_the_honest_trainers_only() {
     );
 }
 
-fn verify(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_coalition"))
-        .arg("verify")
-        .args(args)
-        .output()
-        .expect("run coalition verify");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!text.contains("panicked"), "{text}");
-    (out.status.success(), text)
-}
-
 /// `coalition verify` on the run directory: every record of every round re-evaluated
 /// bit-identically (same machine, same threads); then one published update frame changed on
 /// disk is caught and named.
@@ -190,7 +175,7 @@ fn verify_and_tamper(run_dir: &std::path::Path) {
         "--seed",
         &seed,
     ];
-    let (ok, text) = verify(&args);
+    let (ok, text) = support::verify(&args);
     assert!(ok, "{text}");
     assert!(text.contains("verified 5 round(s)"), "{text}");
     assert!(text.contains("largest difference 0.000e0 nats"), "{text}");
@@ -205,7 +190,7 @@ fn verify_and_tamper(run_dir: &std::path::Path) {
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     std::fs::write(&file, &bytes).unwrap();
-    let (ok, text) = verify(&args);
+    let (ok, text) = support::verify(&args);
     assert!(!ok, "{text}");
     assert!(text.contains("FAILED round 2: manifest:"), "{text}");
     let verification = std::fs::read_to_string(run_dir.join("verification.json")).unwrap();

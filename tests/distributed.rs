@@ -127,17 +127,7 @@ fn three_trainers_three_rounds_lower_the_loss_with_verifiable_reports() {
         }
     }
     // A reviewer re-derives every round from the run directory, every record bit for bit.
-    let run_dir_s = run_dir.to_string_lossy().into_owned();
-    let (ok, text) = coalition(&[
-        "verify",
-        "--from",
-        &run_dir_s,
-        "--all",
-        "--records",
-        "64",
-        "--tolerance",
-        "0",
-    ]);
+    let (ok, text) = verify_every_record(&run_dir);
     assert!(ok, "{text}");
     assert!(text.contains("verified 3 round(s)"), "{text}");
 }

@@ -89,17 +89,7 @@ fn a_coordinator_killed_at_every_crash_point_commits_each_round_once() {
         vec![0, 1, 2, 3],
         "each round committed exactly once"
     );
-    let from = run_dir.to_string_lossy().into_owned();
-    let (ok, text) = coalition(&[
-        "verify",
-        "--from",
-        &from,
-        "--all",
-        "--records",
-        "64",
-        "--tolerance",
-        "0",
-    ]);
+    let (ok, text) = verify_every_record(&run_dir);
     assert!(ok, "{text}");
     assert!(text.contains("verified 4 round(s)"), "{text}");
 }

@@ -1,10 +1,11 @@
 //! `coalition verify` on a report built by the attribution library: a faithful report
 //! verifies; a tampered score, payout or transcript entry is caught and named.
 
+mod support;
+
 use coalition_attribution::{
     auto, from_fn, round_seed, sha256, AutoPolicy, Coalition, PlayerInput, Report, RoundInfo,
 };
-use std::process::Command;
 
 fn report(players: usize) -> Report {
     // A near-additive game with a small interaction term, like a real round's loss drop.
@@ -42,18 +43,7 @@ fn verify(json: &str) -> (bool, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("round-3.json");
     std::fs::write(&path, json).expect("write report");
-    let out = Command::new(env!("CARGO_BIN_EXE_coalition"))
-        .arg("verify")
-        .arg(&path)
-        .output()
-        .expect("run coalition verify");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!text.contains("panicked"), "{text}");
-    (out.status.success(), text)
+    support::verify(&[path.to_str().expect("utf-8 path")])
 }
 
 #[test]

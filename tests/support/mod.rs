@@ -247,6 +247,32 @@ pub fn coalition(args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// `coalition verify ARGS`: (success, stdout + stderr); a panic is a failure whatever the
+/// exit code says.
+pub fn verify(args: &[&str]) -> (bool, String) {
+    let all: Vec<&str> = std::iter::once("verify")
+        .chain(args.iter().copied())
+        .collect();
+    let (ok, text) = coalition(&all);
+    assert!(!text.contains("panicked"), "{text}");
+    (ok, text)
+}
+
+/// `coalition verify --from RUN_DIR --all --records 64 --tolerance 0`: every transcript
+/// record of every round re-evaluated, bit for bit.
+pub fn verify_every_record(run_dir: &Path) -> (bool, String) {
+    let from = run_dir.to_string_lossy().into_owned();
+    verify(&[
+        "--from",
+        &from,
+        "--all",
+        "--records",
+        "64",
+        "--tolerance",
+        "0",
+    ])
+}
+
 /// Write a fresh wallet and return its path.
 pub fn wallet(dir: &Path, name: &str) -> (PathBuf, String) {
     let w = coalition_net::Wallet::generate();
