@@ -166,6 +166,16 @@ impl Manifest {
     }
 }
 
+/// What `Work` offers a trainer holding the model `base` (θ_r): the broadcast `frame` that
+/// takes it to θ_{r+1}.
+pub fn broadcast_offer(base: Hash32, frame: &FileRef) -> coalition_net::Broadcast {
+    coalition_net::Broadcast {
+        base_hash: base.0,
+        frame_hash: frame.sha256.0,
+        frame_bytes: frame.bytes,
+    }
+}
+
 /// The files round `round` published, as (sha256, absolute path): its manifest and every file
 /// the manifest lists. Empty when the round has no manifest.
 pub fn published_files(dir: &RunDir, round: u64) -> Result<Vec<(Hash32, PathBuf)>> {

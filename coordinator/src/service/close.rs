@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::eval::eval_loss;
 use crate::evalset::eval_batches;
 use crate::journal::{Entry, Rejected};
+use crate::manifest::broadcast_offer;
 use crate::prefilter::{prefilter, Candidate, FilterOutcome, History, PrefilterConfig, Published};
 use crate::report_io::write_report;
 use crate::score_round::{score_round, RoundInputs, ScoredRound, Tamper};
@@ -214,11 +215,7 @@ impl Engine {
         };
         crate::crash::point("after-checkpoint");
         let manifest = self.publish(round, screened, scored, hash, broadcast.as_ref())?;
-        self.last_broadcast = broadcast.map(|b| coalition_net::Broadcast {
-            base_hash: self.theta_hash.0,
-            frame_hash: b.sha256.0,
-            frame_bytes: b.bytes,
-        });
+        self.last_broadcast = broadcast.map(|b| broadcast_offer(self.theta_hash, &b));
         self.theta_hash = hash;
         let next_sketch = sketch(&self.theta);
         let step = self.theta_sketch.minus(&next_sketch);

@@ -300,9 +300,7 @@ fn read_manifest(dir: &RunDir, round: u64) -> Result<Option<Manifest>, ServiceEr
 
 /// A round's compressed broadcast, as offered in `Work` (None with whole-model broadcasts).
 fn broadcast_of(m: Manifest) -> Option<coalition_net::Broadcast> {
-    m.broadcast.map(|frame| coalition_net::Broadcast {
-        base_hash: m.before.model_hash.0,
-        frame_hash: frame.sha256.0,
-        frame_bytes: frame.bytes,
-    })
+    let base = m.before.model_hash;
+    m.broadcast
+        .map(|frame| crate::manifest::broadcast_offer(base, &frame))
 }
