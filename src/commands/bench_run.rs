@@ -9,6 +9,7 @@
 use anyhow::{Context, Result};
 use coalition_coordinator::journal::{read_entries, Entry};
 use serde_json::json;
+use std::collections::HashMap;
 use std::path::Path;
 
 /// One committed round's figures.
@@ -24,52 +25,48 @@ struct RoundBytes {
     scoring_seconds: f64,
 }
 
+/// The committed rounds' figures, in one pass over the journal: each round's participants
+/// (its last `RoundOpened`) and every update frame received for it.
 fn rounds(entries: &[Entry]) -> Vec<RoundBytes> {
-    let mut out = Vec::new();
+    let mut participants: HashMap<u64, usize> = HashMap::new();
+    let mut frames: HashMap<u64, Vec<u64>> = HashMap::new();
     for e in entries {
-        let Entry::RoundCommitted {
-            round,
-            round_seconds,
-            scoring_seconds,
-            bytes_up,
-            bytes_down,
-            ..
-        } = e
-        else {
-            continue;
-        };
-        let participants = entries
-            .iter()
-            .rev()
-            .find_map(|x| match x {
-                Entry::RoundOpened {
-                    round: r,
-                    participants,
-                    ..
-                } if r == round => Some(participants.len()),
-                _ => None,
-            })
-            .unwrap_or(0);
-        let frames = entries
-            .iter()
-            .filter_map(|x| match x {
-                Entry::UpdateReceived {
-                    round: r, bytes, ..
-                } if r == round => Some(*bytes),
-                _ => None,
-            })
-            .collect();
-        out.push(RoundBytes {
-            round: *round,
-            participants,
-            up: *bytes_up,
-            down: *bytes_down,
-            frames,
-            round_seconds: *round_seconds,
-            scoring_seconds: *scoring_seconds,
-        });
+        match e {
+            Entry::RoundOpened {
+                round,
+                participants: p,
+                ..
+            } => {
+                participants.insert(*round, p.len());
+            }
+            Entry::UpdateReceived { round, bytes, .. } => {
+                frames.entry(*round).or_default().push(*bytes);
+            }
+            _ => {}
+        }
     }
-    out
+    entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::RoundCommitted {
+                round,
+                round_seconds,
+                scoring_seconds,
+                bytes_up,
+                bytes_down,
+                ..
+            } => Some(RoundBytes {
+                round: *round,
+                participants: participants.get(round).copied().unwrap_or(0),
+                up: *bytes_up,
+                down: *bytes_down,
+                frames: frames.get(round).cloned().unwrap_or_default(),
+                round_seconds: *round_seconds,
+                scoring_seconds: *scoring_seconds,
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 pub fn bench_run(dir: &Path) -> Result<()> {
