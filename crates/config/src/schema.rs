@@ -219,17 +219,24 @@ pub enum CodecSettings {
     },
 }
 
+/// `codec_block_size` for int8 when unset.
+const INT8_BLOCK: u32 = 256;
+/// The sparse codec's parameters when unset: 64 of every 4096 values, 2 bits.
+const SPARSE_BLOCK: u32 = 4096;
+const SPARSE_TOPK_PPM: u32 = 15_625;
+const SPARSE_BITS: u8 = 2;
+
 impl TrainingSection {
     /// The codec and its parameters, defaults filled in.
     pub fn codec_settings(&self) -> CodecSettings {
         match self.codec {
             UpdateCodec::Int8 => CodecSettings::Int8 {
-                block_size: self.codec_block_size.unwrap_or(256),
+                block_size: self.codec_block_size.unwrap_or(INT8_BLOCK),
             },
             UpdateCodec::Sparse => CodecSettings::Sparse {
-                block_size: self.codec_block_size.unwrap_or(4096),
-                topk_ppm: self.codec_topk_ppm.unwrap_or(15_625),
-                bits: self.codec_bits.unwrap_or(2),
+                block_size: self.codec_block_size.unwrap_or(SPARSE_BLOCK),
+                topk_ppm: self.codec_topk_ppm.unwrap_or(SPARSE_TOPK_PPM),
+                bits: self.codec_bits.unwrap_or(SPARSE_BITS),
             },
         }
     }
@@ -241,14 +248,14 @@ impl TrainingSection {
             (BroadcastCodec::Int8, CodecSettings::Int8 { block_size }) => {
                 Some(CodecSettings::Int8 { block_size })
             }
-            (BroadcastCodec::Int8, CodecSettings::Sparse { .. }) => {
-                Some(CodecSettings::Int8 { block_size: 256 })
-            }
+            (BroadcastCodec::Int8, CodecSettings::Sparse { .. }) => Some(CodecSettings::Int8 {
+                block_size: INT8_BLOCK,
+            }),
             (BroadcastCodec::Sparse, sparse @ CodecSettings::Sparse { .. }) => Some(sparse),
             (BroadcastCodec::Sparse, CodecSettings::Int8 { .. }) => Some(CodecSettings::Sparse {
-                block_size: 4096,
-                topk_ppm: 15_625,
-                bits: 2,
+                block_size: SPARSE_BLOCK,
+                topk_ppm: SPARSE_TOPK_PPM,
+                bits: SPARSE_BITS,
             }),
         }
     }
