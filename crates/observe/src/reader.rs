@@ -127,7 +127,8 @@ impl RunReader {
         Ok(changed)
     }
 
-    /// `config.toml`, `labels.json`, `onchain.json`, the baseline: re-read when modified.
+    /// `config.toml`, `labels.json`, `onchain.json`, `verification.json`, the baseline:
+    /// re-read when modified.
     fn small_files(&mut self) -> bool {
         let mut changed = false;
         let config = self.dir.join("config.toml");
@@ -142,46 +143,50 @@ impl RunReader {
             changed = true;
         }
         let labels = self.dir.join("labels.json");
-        match self.if_modified("labels", &labels, files::read_labels) {
-            Some(Ok(l)) => {
-                self.labels = l;
-                changed = true;
-            }
-            Some(Err(e)) => changed |= self.warn(e.to_string()),
-            None => {}
+        if let Some(l) = self.read_modified("labels", &labels, files::read_labels, &mut changed) {
+            self.labels = l;
         }
         let onchain = self.dir.join("onchain.json");
-        match self.if_modified("onchain", &onchain, files::read_onchain) {
-            Some(Ok(o)) => {
-                self.view.onchain = Some(o);
-                changed = true;
-            }
-            Some(Err(e)) => changed |= self.warn(e.to_string()),
-            None => {}
+        if let Some(o) = self.read_modified("onchain", &onchain, files::read_onchain, &mut changed)
+        {
+            self.view.onchain = Some(o);
         }
         let verification = self.dir.join("verification.json");
-        match self.if_modified("verification", &verification, files::read_verification) {
-            Some(Ok(v)) => {
-                self.verified = v;
-                changed = true;
-            }
-            Some(Err(e)) => changed |= self.warn(e.to_string()),
-            None => {}
+        let read = files::read_verification;
+        if let Some(v) = self.read_modified("verification", &verification, read, &mut changed) {
+            self.verified = v;
         }
         let baseline = self
             .baseline
             .clone()
             .unwrap_or_else(|| self.dir.join("baseline.json"));
         let h = self.view.run.inner_steps.unwrap_or(1);
-        match self.if_modified("baseline", &baseline, |p| files::read_baseline(p, h)) {
-            Some(Ok(b)) => {
-                self.view.baseline = b;
-                changed = true;
-            }
-            Some(Err(e)) => changed |= self.warn(e.to_string()),
-            None => {}
+        let read = |p: &Path| files::read_baseline(p, h);
+        if let Some(b) = self.read_modified("baseline", &baseline, read, &mut changed) {
+            self.view.baseline = b;
         }
         changed
+    }
+
+    /// [`Self::if_modified`], with a file that cannot be read turned into a warning on the
+    /// view; `changed` is set when the file was read or warned about.
+    fn read_modified<T>(
+        &mut self,
+        key: &'static str,
+        path: &Path,
+        read: impl FnOnce(&Path) -> Result<T>,
+        changed: &mut bool,
+    ) -> Option<T> {
+        match self.if_modified(key, path, read)? {
+            Ok(v) => {
+                *changed = true;
+                Some(v)
+            }
+            Err(e) => {
+                *changed |= self.warn(e.to_string());
+                None
+            }
+        }
     }
 
     /// Runs `read` on `path` if it exists and changed since the last time under `key`.
