@@ -149,6 +149,15 @@ pub fn load_llama(dir: &Path, dev: &Device) -> Result<Llama> {
     load_llama_files(&cfg_path, &weight_files(dir)?, dev)
 }
 
+/// Load the model a `--checkpoint` or `init_from` value names: `gguf:PATH` (a llama.cpp GGUF
+/// file) or a checkpoint directory. Relative paths are joined to `base`.
+pub fn load_llama_spec(spec: &str, base: &Path, dev: &Device) -> Result<Llama> {
+    match spec.strip_prefix(crate::gguf::PREFIX) {
+        Some(file) => crate::gguf::load_llama_gguf(&base.join(file), dev),
+        None => load_llama(&base.join(spec), dev),
+    }
+}
+
 /// Load a Llama model from an explicit config file and weight files (e.g. from the Hub cache).
 pub fn load_llama_files(config: &Path, weights: &[PathBuf], dev: &Device) -> Result<Llama> {
     let cfg = read_config(config)?;

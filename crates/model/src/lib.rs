@@ -11,13 +11,15 @@
 //! * [`AdamW`]: a single-pass AdamW with global-norm clipping and serialisable state.
 //! * [`checkpoint`]: `config.json` + `model.safetensors` (or shards), loadable by
 //!   `transformers`' `LlamaForCausalLM`; [`hub`] resolves Hub checkpoints through `hf-hub`,
-//!   online or from the offline cache.
+//!   online or from the offline cache; [`gguf`] reads llama.cpp GGUF files (dequantised, q/k
+//!   rows un-permuted for rotate-half RoPE).
 
 mod attention;
 pub mod checkpoint;
 mod config;
 mod error;
 pub mod fused;
+pub mod gguf;
 pub mod hub;
 mod init;
 mod linear;
