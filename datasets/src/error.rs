@@ -90,6 +90,15 @@ pub enum DatasetError {
     #[error("cannot load tokenizer {path}: {message}")]
     TokenizerLoad { path: PathBuf, message: String },
 
+    /// A GGUF file's tokenizer metadata is missing, has the wrong type, or describes a tokenizer
+    /// we do not build.
+    #[error("{path}: GGUF metadata key `{key}`: {message}")]
+    GgufMetadata {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+
     /// Encoding or decoding failed.
     #[error("tokenizer {tokenizer}: {message}")]
     Tokenize { tokenizer: String, message: String },

@@ -10,8 +10,9 @@
 //!    ([`hub`]); file bytes are checked against the manifest's sha256 when it pins one;
 //! 2. the text is cut once, on a line (or record) boundary, so its last `eval_fraction` is the
 //!    eval split ([`corpus`]);
-//! 3. each side is tokenized ([`Tokenizer::Byte`] or a Hugging Face `tokenizer.json`) and the
-//!    split is recorded as a hash ([`hashing::split_hash`]).
+//! 3. each side is tokenized ([`Tokenizer::Byte`], a Hugging Face `tokenizer.json`, or the
+//!    byte-level BPE tokenizer in a GGUF model file's metadata; [`LoadOptions::tokenizer_override`]
+//!    replaces the manifest's) and the split is recorded as a hash ([`hashing::split_hash`]).
 //!
 //! Training consumes fixed-length windows ([`SampleSet`]) handed out by a [`Sharder`]: from
 //! (run seed, epoch, round, trainer slot) to batches of sample indices, such that no sample is

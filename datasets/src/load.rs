@@ -10,7 +10,7 @@ use crate::manifest::Manifest;
 use crate::source::{HubFormat, SourceSpec};
 use crate::synthetic::generate_arith;
 use crate::text::{decode_utf8, parse_jsonl, SegmentedText};
-use crate::tokenizer::Tokenizer;
+use crate::tokenizer::{Tokenizer, TokenizerSpec};
 
 /// How to find a manifest's files.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -22,17 +22,23 @@ pub struct LoadOptions {
     pub hub_cache: Option<PathBuf>,
     /// Never touch the network: hub files come only from the cache. `HF_HUB_OFFLINE=1` also sets it.
     pub offline: bool,
-    /// Directory that relative paths in the manifest (`source.path`, `tokenizer.hf-json`) are
-    /// resolved against. Default: the manifest file's directory; for built-in manifests, the
-    /// current directory.
+    /// Directory that relative paths in the manifest (`source.path`, `tokenizer.hf-json`,
+    /// `tokenizer.gguf`) are resolved against. Default: the manifest file's directory; for
+    /// built-in manifests, the current directory.
     pub base_dir: Option<PathBuf>,
+    /// Use this tokenizer instead of the manifest's (e.g. a model's own, from its GGUF file). A
+    /// relative path is relative to the current directory, like `path_override`.
+    pub tokenizer_override: Option<TokenizerSpec>,
 }
 
 /// Load a dataset: its text (read, fetched or generated), tokenized and split.
 pub fn load(manifest: &Manifest, options: &LoadOptions) -> Result<Corpus> {
     manifest.validate()?;
     let base = manifest.base_dir(options.base_dir.as_deref());
-    let tokenizer = Tokenizer::from_spec(&manifest.tokenizer, base.as_deref())?;
+    let tokenizer = match &options.tokenizer_override {
+        Some(spec) => Tokenizer::from_spec(spec, None)?,
+        None => Tokenizer::from_spec(&manifest.tokenizer, base.as_deref())?,
+    };
     let (text, source_sha256) = read_source(manifest, options, base.as_deref())?;
     Corpus::from_text(
         &manifest.name,

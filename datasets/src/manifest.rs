@@ -3,7 +3,7 @@
 //! ```toml
 //! name = "synthetic-arith"
 //! description = "..."
-//! tokenizer = "byte"          # default; or { hf-json = "tokenizer.json" }
+//! tokenizer = "byte"          # default; or { hf-json = "tokenizer.json" } or { gguf = "m.gguf" }
 //! eval_fraction = 0.1         # default; must be in (0, 0.5]
 //!
 //! [source]
@@ -172,10 +172,17 @@ impl Manifest {
         if !(f.is_finite() && f > 0.0 && f <= 0.5) {
             return Err(bad("eval_fraction", f.to_string(), "must be in (0, 0.5]"));
         }
-        if let TokenizerSpec::HfJson(p) = &self.tokenizer {
-            if p.as_os_str().is_empty() {
-                return Err(bad("tokenizer.hf-json", "\"\"".into(), "must be a path"));
-            }
+        let key = match &self.tokenizer {
+            TokenizerSpec::Byte => "",
+            TokenizerSpec::HfJson(_) => "tokenizer.hf-json",
+            TokenizerSpec::Gguf(_) => "tokenizer.gguf",
+        };
+        if self
+            .tokenizer
+            .path()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return Err(bad(key, "\"\"".into(), "must be a path"));
         }
         self.source.validate(origin)
     }

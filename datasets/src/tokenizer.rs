@@ -1,14 +1,22 @@
-//! Tokenizers: raw bytes (vocabulary 256, lossless) or a Hugging Face `tokenizer.json`.
+//! Tokenizers: raw bytes (vocabulary 256, lossless), a Hugging Face `tokenizer.json`, or the
+//! byte-level BPE tokenizer a GGUF model file carries in its metadata
+//! ([`Tokenizer::from_gguf`]).
+
+mod gguf;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{io_error, DatasetError, Result};
 
-/// The `tokenizer` key of a manifest: `tokenizer = "byte"` (the default) or
-/// `tokenizer = { hf-json = "path/to/tokenizer.json" }`.
+/// The `tokenizer` key of a manifest: `tokenizer = "byte"` (the default),
+/// `tokenizer = { hf-json = "path/to/tokenizer.json" }` or
+/// `tokenizer = { gguf = "path/to/model.gguf" }`.
+///
+/// As one string ([`FromStr`], [`fmt::Display`]): `byte`, `hf-json:PATH` or `gguf:PATH`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub enum TokenizerSpec {
@@ -17,6 +25,55 @@ pub enum TokenizerSpec {
     Byte,
     /// A Hugging Face `tokenizer.json`. Relative paths: see [`crate::LoadOptions::base_dir`].
     HfJson(PathBuf),
+    /// The tokenizer in a GGUF model file's metadata (byte-level BPE only). Relative paths: see
+    /// [`crate::LoadOptions::base_dir`].
+    Gguf(PathBuf),
+}
+
+impl TokenizerSpec {
+    /// The file this spec names, if any.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            TokenizerSpec::Byte => None,
+            TokenizerSpec::HfJson(p) | TokenizerSpec::Gguf(p) => Some(p),
+        }
+    }
+}
+
+impl FromStr for TokenizerSpec {
+    type Err = String;
+
+    /// `byte`, `hf-json:PATH` or `gguf:PATH` (PATH not empty).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let path = |p: &str| {
+            if p.is_empty() {
+                Err(format!("{s:?} names no file"))
+            } else {
+                Ok(PathBuf::from(p))
+            }
+        };
+        if s == "byte" {
+            Ok(TokenizerSpec::Byte)
+        } else if let Some(p) = s.strip_prefix("hf-json:") {
+            path(p).map(TokenizerSpec::HfJson)
+        } else if let Some(p) = s.strip_prefix("gguf:") {
+            path(p).map(TokenizerSpec::Gguf)
+        } else {
+            Err(format!(
+                "{s:?} is not a tokenizer: use \"byte\", \"hf-json:PATH\" or \"gguf:PATH\""
+            ))
+        }
+    }
+}
+
+impl fmt::Display for TokenizerSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenizerSpec::Byte => f.write_str("byte"),
+            TokenizerSpec::HfJson(p) => write!(f, "hf-json:{}", p.display()),
+            TokenizerSpec::Gguf(p) => write!(f, "gguf:{}", p.display()),
+        }
+    }
 }
 
 /// A loaded tokenizer.
@@ -26,6 +83,11 @@ pub enum Tokenizer {
     Byte,
     /// A Hugging Face tokenizer loaded from `path`.
     HfJson {
+        path: PathBuf,
+        inner: Box<tokenizers::Tokenizer>,
+    },
+    /// The tokenizer built from the metadata of the GGUF file at `path`.
+    Gguf {
         path: PathBuf,
         inner: Box<tokenizers::Tokenizer>,
     },
@@ -53,41 +115,61 @@ impl Tokenizer {
         })
     }
 
-    /// Build the tokenizer a spec names; relative `hf-json` paths are joined to `base`.
+    /// Build the byte-level BPE tokenizer in a GGUF file's metadata. Other tokenizer kinds
+    /// (`tokenizer.ggml.model` not `gpt2`) and unknown pre-tokenizers are refused with an error
+    /// naming the key.
+    pub fn from_gguf(path: &Path) -> Result<Self> {
+        Ok(Tokenizer::Gguf {
+            path: path.to_path_buf(),
+            inner: Box::new(gguf::load(path)?),
+        })
+    }
+
+    /// Build the tokenizer a spec names; relative `hf-json` and `gguf` paths are joined to
+    /// `base`.
     pub fn from_spec(spec: &TokenizerSpec, base: Option<&Path>) -> Result<Self> {
+        let resolve = |path: &Path| match base {
+            Some(base) if path.is_relative() => base.join(path),
+            _ => path.to_path_buf(),
+        };
         match spec {
             TokenizerSpec::Byte => Ok(Tokenizer::Byte),
-            TokenizerSpec::HfJson(path) => {
-                let path = match base {
-                    Some(base) if path.is_relative() => base.join(path),
-                    _ => path.clone(),
-                };
-                Self::from_hf_json(&path)
-            }
+            TokenizerSpec::HfJson(path) => Self::from_hf_json(&resolve(path)),
+            TokenizerSpec::Gguf(path) => Self::from_gguf(&resolve(path)),
         }
     }
 
-    /// Number of token ids (for `HfJson`, including added tokens).
-    pub fn vocab_size(&self) -> usize {
+    /// The Hugging Face tokenizer behind `HfJson` and `Gguf`.
+    fn hf(&self) -> Option<&tokenizers::Tokenizer> {
         match self {
-            Tokenizer::Byte => 256,
-            Tokenizer::HfJson { inner, .. } => inner.get_vocab_size(true),
+            Tokenizer::Byte => None,
+            Tokenizer::HfJson { inner, .. } | Tokenizer::Gguf { inner, .. } => Some(inner),
         }
     }
 
-    /// A short human description, recorded with the corpus: `byte` or `hf-json:<path>`.
+    /// Number of token ids (for `HfJson` and `Gguf`, including added tokens).
+    pub fn vocab_size(&self) -> usize {
+        match self.hf() {
+            None => 256,
+            Some(inner) => inner.get_vocab_size(true),
+        }
+    }
+
+    /// A short human description, recorded with the corpus: `byte`, `hf-json:<path>` or
+    /// `gguf:<path>`.
     pub fn describe(&self) -> String {
         match self {
             Tokenizer::Byte => "byte".to_string(),
             Tokenizer::HfJson { path, .. } => format!("hf-json:{}", path.display()),
+            Tokenizer::Gguf { path, .. } => format!("gguf:{}", path.display()),
         }
     }
 
     /// Text to token ids (no special tokens added).
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        match self {
-            Tokenizer::Byte => Ok(text.bytes().map(u32::from).collect()),
-            Tokenizer::HfJson { inner, .. } => inner
+        match self.hf() {
+            None => Ok(text.bytes().map(u32::from).collect()),
+            Some(inner) => inner
                 .encode(text, false)
                 .map(|enc| enc.get_ids().to_vec())
                 .map_err(|e| self.tokenize_error(e.to_string())),
@@ -105,12 +187,12 @@ impl Tokenizer {
                 vocab_size,
             });
         }
-        match self {
-            Tokenizer::Byte => {
+        match self.hf() {
+            None => {
                 let bytes: Vec<u8> = ids.iter().map(|&id| id as u8).collect();
                 Ok(String::from_utf8_lossy(&bytes).into_owned())
             }
-            Tokenizer::HfJson { inner, .. } => inner
+            Some(inner) => inner
                 .decode(ids, false)
                 .map_err(|e| self.tokenize_error(e.to_string())),
         }
@@ -128,6 +210,8 @@ impl Tokenizer {
 pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    pub(crate) use super::gguf::tests::{tiny_metadata, write_gguf};
 
     /// Build a small WordLevel tokenizer in code, save it as `dir/tokenizer.json`, return the path.
     pub(crate) fn write_word_level(dir: &Path) -> PathBuf {
@@ -204,6 +288,24 @@ pub(crate) mod tests {
             w
         );
         assert!(toml::from_str::<W>("tokenizer = \"bpe\"").is_err());
+        let w: W = toml::from_str("tokenizer = { gguf = \"m/model.gguf\" }").unwrap();
+        assert_eq!(w.tokenizer, TokenizerSpec::Gguf("m/model.gguf".into()));
+    }
+
+    #[test]
+    fn spec_string_form() {
+        for s in ["byte", "hf-json:t/tokenizer.json", "gguf:/abs/model.gguf"] {
+            let spec: TokenizerSpec = s.parse().unwrap();
+            assert_eq!(spec.to_string(), s);
+        }
+        assert_eq!(
+            "gguf:m.gguf".parse::<TokenizerSpec>().unwrap().path(),
+            Some(Path::new("m.gguf"))
+        );
+        for bad in ["", "gguf:", "hf-json:", "bpe", "gguf"] {
+            let e = bad.parse::<TokenizerSpec>().unwrap_err();
+            assert!(e.contains(&format!("{bad:?}")), "{e}");
+        }
     }
 
     #[test]

@@ -11,12 +11,15 @@
 //! * [`trainer_view`] is the config text trainers receive: the launched file without
 //!   `[data.eval]`, the coordinator's private eval pool.
 //!
+//! * [`TokenizerOverride`] is `data.tokenizer`, a tokenizer that replaces the dataset manifest's.
+//!
 //! Sections: `[run]`, `[model]`, `[data]` (with `[data.eval]`), `[training]`, `[network]`,
 //! `[attribution]`, `[rewards]`, `[observe]`. Only `[run]`, `[model]` and `[data]` are
 //! required; the others have defaults documented on their fields.
 
 mod error;
 mod schema;
+mod tokenizer;
 mod validate;
 
 pub use error::ConfigError;
@@ -27,4 +30,5 @@ pub use schema::{
     EvalSection, ModelKind, ModelSection, NetworkSection, ObserveSection, RewardsSection,
     RunConfig, RunSection, TrainingSection, UpdateCodec,
 };
+pub use tokenizer::TokenizerOverride;
 pub use trainer_view::trainer_view;

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
-use crate::ConfigError;
+use crate::{ConfigError, TokenizerOverride};
 
 /// A whole run config, as read from one TOML file.
 #[derive(Debug, Clone, Deserialize)]
@@ -93,6 +93,10 @@ pub struct DataSection {
     /// Never touch the network; only use files already in the cache.
     #[serde(default)]
     pub offline: bool,
+    /// Tokenizer replacing the dataset manifest's: `"gguf:PATH"` (the byte-level BPE tokenizer in
+    /// a GGUF model file's metadata; relative to the config's directory) or `"byte"`. Absent: the
+    /// manifest's. Read it through [`RunConfig::data_tokenizer`].
+    pub tokenizer: Option<String>,
     /// Tokens per training sample.
     pub seq_len: usize,
     /// `[data.eval]`: the coordinator's held-out pool that scores every round. Never sent to
@@ -513,6 +517,17 @@ impl RunConfig {
     /// `data.path` resolved against the config's directory.
     pub fn data_path(&self) -> Option<PathBuf> {
         self.data.path.as_ref().map(|p| self.base_dir().join(p))
+    }
+
+    /// `data.tokenizer`, with a relative GGUF path resolved against the config's directory.
+    /// `None` when the key is absent (a config that did not pass validation, which
+    /// [`RunConfig::from_file`] and [`RunConfig::from_toml_str`] never return, reads as absent).
+    pub fn data_tokenizer(&self) -> Option<TokenizerOverride> {
+        let parsed = TokenizerOverride::parse(self.data.tokenizer.as_deref()?).ok()?;
+        Some(match parsed {
+            TokenizerOverride::Gguf(p) => TokenizerOverride::Gguf(self.base_dir().join(p)),
+            other => other,
+        })
     }
 
     /// The eval pool's kind (`public-split` when `[data.eval]` is absent).

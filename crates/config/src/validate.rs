@@ -140,6 +140,9 @@ impl RunConfig {
             return Err(c.fail("data.dataset", "is empty".to_string()));
         }
         c.range_usize("data.seq_len", d.seq_len, 2, 1 << 16)?;
+        if let Some(t) = &d.tokenizer {
+            crate::TokenizerOverride::parse(t).map_err(|m| c.fail("data.tokenizer", m))?;
+        }
         if let Some(max) = m.max_seq_len {
             if max < d.seq_len {
                 return Err(c.fail(
@@ -361,7 +364,7 @@ impl RunConfig {
 
 #[cfg(test)]
 mod tests {
-    use crate::{CodecSettings, ConfigError, RunConfig};
+    use crate::{CodecSettings, ConfigError, RunConfig, TokenizerOverride};
     use std::path::Path;
 
     const MINIMAL: &str = r#"
@@ -542,6 +545,40 @@ seq_len = 32
         let err = parse(&format!("{MINIMAL}\n[training]\ncodec = \"fp8\"\n")).expect_err("kind");
         assert!(err.to_string().contains("codec"), "{err}");
         assert!(err.to_string().contains("sparse"), "{err}");
+    }
+
+    #[test]
+    fn data_tokenizer_is_checked_and_resolved() {
+        let with = |value: &str| {
+            MINIMAL.replace(
+                "seq_len = 32",
+                &format!("seq_len = 32\ntokenizer = {value:?}"),
+            )
+        };
+        assert_eq!(parse(MINIMAL).expect("minimal").data_tokenizer(), None);
+        let cfg = RunConfig::from_toml_str(&with("gguf:m/x.gguf"), Path::new("runs/c/cfg.toml"))
+            .expect("gguf");
+        assert_eq!(
+            cfg.data_tokenizer(),
+            Some(TokenizerOverride::Gguf("runs/c/m/x.gguf".into()))
+        );
+        let cfg = parse(&with("gguf:/abs/x.gguf")).expect("absolute");
+        assert_eq!(
+            cfg.data_tokenizer(),
+            Some(TokenizerOverride::Gguf("/abs/x.gguf".into()))
+        );
+        assert_eq!(
+            parse(&with("byte")).expect("byte").data_tokenizer(),
+            Some(TokenizerOverride::Byte)
+        );
+        for bad in ["gguf:", "llama", ""] {
+            assert_eq!(invalid_key(&with(bad)), "data.tokenizer", "{bad:?}");
+        }
+        let e = parse(&with("bpe")).expect_err("bpe").to_string();
+        assert!(
+            e.contains("cfg.toml") && e.contains("`data.tokenizer`") && e.contains("gguf:PATH"),
+            "{e}"
+        );
     }
 
     #[test]

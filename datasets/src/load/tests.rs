@@ -160,6 +160,58 @@ fn hf_json_tokenizer_from_the_manifest() {
     assert!(c.unigram_baseline_nats() < (9f64).ln());
 }
 
+#[test]
+fn gguf_tokenizer_from_the_manifest_or_the_override() {
+    use crate::tokenizer::tests::{tiny_metadata, write_gguf};
+    let dir = tempfile::tempdir().unwrap();
+    let gguf = write_gguf(dir.path(), "tiny.gguf", &tiny_metadata("smollm"));
+    crate::tokenizer::tests::write_word_level(dir.path());
+    let text: String = (0..40).map(|i| format!("the {i} the\n")).collect();
+    write(dir.path(), "c.txt", &text);
+    let manifest = |tokenizer: &str| {
+        let path = write(
+            dir.path(),
+            "m.toml",
+            &format!("name = \"g\"\ntokenizer = {tokenizer}\n[source]\nkind = \"text\"\npath = \"c.txt\"\n"),
+        );
+        Manifest::from_file(&path)
+    };
+    let c = load(
+        &manifest("{ gguf = \"tiny.gguf\" }").unwrap(),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(c.tokenizer_desc, format!("gguf:{}", gguf.display()));
+    assert_eq!(c.vocab_size, 267);
+
+    // The override wins over the manifest's tokenizer; its path is not joined to the base.
+    let words = manifest("{ hf-json = \"tokenizer.json\" }").unwrap();
+    let over = LoadOptions {
+        tokenizer_override: Some(TokenizerSpec::Gguf(gguf.clone())),
+        ..Default::default()
+    };
+    let c2 = load(&words, &over).unwrap();
+    assert_eq!(c2.tokenizer_desc, c.tokenizer_desc);
+    assert_eq!((c2.train, c2.eval), (c.train, c.eval));
+    let bytes = LoadOptions {
+        tokenizer_override: Some(TokenizerSpec::Byte),
+        ..Default::default()
+    };
+    assert_eq!(load(&words, &bytes).unwrap().vocab_size, 256);
+    let e = manifest("{ gguf = \"\" }").unwrap_err().to_string();
+    assert!(e.contains("key `tokenizer.gguf`"), "{e}");
+    let e = load(
+        &manifest("{ gguf = \"gone.gguf\" }").unwrap(),
+        &LoadOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("GGUF file not found") && e.contains("gone.gguf"),
+        "{e}"
+    );
+}
+
 fn hub_manifest(sha: &str, format: HubFormat, field: Option<&str>) -> Manifest {
     Manifest::new(
         "hub",
