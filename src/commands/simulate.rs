@@ -229,6 +229,7 @@ fn spawn_nodes(
             wallet,
             device: candle_core::Device::Cpu,
             data: None,
+            tokenizer: None,
             hub: Default::default(),
             behavior: *behavior,
             max_retries: 12,

@@ -40,6 +40,10 @@ pub struct Args {
     /// Local copy of the run's dataset file, when its manifest names a file.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Local copy of the run's tokenizer, when its config names a model file's
+    /// (`data.tokenizer = "gguf:..."`), e.g. gguf:models/SmolLM2-135M-Instruct.Q4_1.gguf.
+    #[arg(long)]
+    tokenizer: Option<String>,
     /// Hugging Face Hub cache directory.
     #[arg(long)]
     hub_cache: Option<PathBuf>,
@@ -123,6 +127,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         wallet,
         device: coalition_model::device(&args.device)?,
         data: args.data.clone(),
+        tokenizer: args.tokenizer.clone(),
         hub: HubOptions {
             cache: args.hub_cache.clone(),
             offline: false,

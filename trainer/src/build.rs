@@ -1,11 +1,11 @@
 //! From a run config to a model and a tokenised corpus.
 
 use candle_core::Device;
-use coalition_config::{CodecSettings, RunConfig};
-use coalition_datasets::{Corpus, LoadOptions, Manifest};
+use coalition_config::{CodecSettings, RunConfig, TokenizerOverride};
+use coalition_datasets::{Corpus, LoadOptions, Manifest, TokenizerSpec};
 use coalition_model::hub::{resolve, HubModel};
 use coalition_model::{checkpoint, Llama, LlamaConfig};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::TrainerError;
 
@@ -69,6 +69,10 @@ pub fn load_options(cfg: &RunConfig, path_override: Option<PathBuf>) -> LoadOpti
         hub_cache: cfg.data.hub_cache.as_ref().map(|p| cfg.base_dir().join(p)),
         offline: cfg.data.offline,
         base_dir: Some(cfg.base_dir()),
+        tokenizer_override: cfg.data_tokenizer().map(|t| match t {
+            TokenizerOverride::Byte => TokenizerSpec::Byte,
+            TokenizerOverride::Gguf(p) => TokenizerSpec::Gguf(p),
+        }),
     }
 }
 
@@ -98,8 +102,8 @@ pub fn llama_config(cfg: &RunConfig, vocab: usize) -> Result<LlamaConfig, Traine
     })
 }
 
-/// Build the initial model: from `model.init_from` when set (a checkpoint directory or
-/// `hf:owner/name[@rev]`), otherwise seeded random weights.
+/// Build the initial model: from `model.init_from` when set (a checkpoint directory,
+/// `hf:owner/name[@rev]` or `gguf:PATH`), otherwise seeded random weights.
 pub fn initial_model(
     cfg: &RunConfig,
     vocab: usize,
@@ -119,29 +123,86 @@ pub fn initial_model(
         let files = resolve(&HubModel::parse(init)?, hub.cache.as_deref(), hub.offline)?;
         checkpoint::load_llama_files(&files.config, &files.weights, dev)?
     } else {
-        let dir = cfg.base_dir().join(init);
-        checkpoint::load_llama(Path::new(&dir), dev)?
+        checkpoint::load_llama_spec(init, &cfg.base_dir(), dev)?
     };
-    let got = model.config();
-    let fits = got.vocab_size >= vocab
-        && got.max_position_embeddings >= cfg.data.seq_len
-        && got.hidden_size == wanted.hidden_size
-        && got.num_hidden_layers == wanted.num_hidden_layers;
-    if !fits {
+    let mismatch = checkpoint_mismatch(model.config(), &wanted, cfg.data.seq_len);
+    if !mismatch.is_empty() {
         return Err(TrainerError::Config {
             path: cfg.source_path.clone(),
             message: format!(
-                "key `model.init_from`: checkpoint {init} has hidden_size {}, {} layers, vocab {}, \
-                 {} positions; the config needs hidden_size {}, {} layers, vocab >= {vocab}, >= {} positions",
-                got.hidden_size,
-                got.num_hidden_layers,
-                got.vocab_size,
-                got.max_position_embeddings,
-                wanted.hidden_size,
-                wanted.num_hidden_layers,
-                cfg.data.seq_len
+                "key `model.init_from`: checkpoint {init} does not fit the config ({}); trainers \
+                 build the model from the config, so `[model]` must describe the checkpoint",
+                mismatch.join("; ")
             ),
         });
     }
     Ok(model)
+}
+
+/// Where a loaded checkpoint's architecture differs from the one the config describes (which
+/// is what trainers build): one `key: config vs checkpoint` item per difference. The
+/// checkpoint may have a larger vocabulary and more positions than the run needs.
+fn checkpoint_mismatch(got: &LlamaConfig, wanted: &LlamaConfig, seq_len: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut same = |key: &str, config: String, checkpoint: String| {
+        if config != checkpoint {
+            out.push(format!(
+                "`model.{key}` = {config}, the checkpoint has {checkpoint}"
+            ));
+        }
+    };
+    same(
+        "hidden_size",
+        wanted.hidden_size.to_string(),
+        got.hidden_size.to_string(),
+    );
+    same(
+        "intermediate_size",
+        wanted.intermediate_size.to_string(),
+        got.intermediate_size.to_string(),
+    );
+    same(
+        "num_layers",
+        wanted.num_hidden_layers.to_string(),
+        got.num_hidden_layers.to_string(),
+    );
+    same(
+        "num_heads",
+        wanted.num_attention_heads.to_string(),
+        got.num_attention_heads.to_string(),
+    );
+    same(
+        "num_kv_heads",
+        wanted.kv_heads().to_string(),
+        got.kv_heads().to_string(),
+    );
+    same(
+        "rms_norm_eps",
+        wanted.rms_norm_eps.to_string(),
+        got.rms_norm_eps.to_string(),
+    );
+    same(
+        "rope_theta",
+        wanted.rope_theta.to_string(),
+        got.rope_theta.to_string(),
+    );
+    same(
+        "tie_embeddings",
+        wanted.tie_word_embeddings.to_string(),
+        got.tie_word_embeddings.to_string(),
+    );
+    if wanted.vocab_size != got.vocab_size {
+        out.push(format!(
+            "the tokenizer's vocabulary (or `model.vocab_size`) is {}, the checkpoint's {}: set \
+             `model.vocab_size` or `data.tokenizer` to match",
+            wanted.vocab_size, got.vocab_size
+        ));
+    }
+    if got.max_position_embeddings < seq_len {
+        out.push(format!(
+            "`data.seq_len` = {seq_len}, the checkpoint covers {} positions",
+            got.max_position_embeddings
+        ));
+    }
+    out
 }

@@ -28,6 +28,9 @@ pub struct NodeOptions {
     pub device: Device,
     /// Local copy of the dataset file (overrides the run config's path).
     pub data: Option<PathBuf>,
+    /// Local copy of the run's tokenizer file, as `gguf:PATH` (overrides `data.tokenizer`,
+    /// whose relative path means nothing on this machine).
+    pub tokenizer: Option<String>,
     pub hub: HubOptions,
     pub behavior: Behavior,
     /// Give up after this many consecutive failed reconnection attempts.
@@ -280,6 +283,9 @@ fn build_trainer(config_toml: &str, opts: &NodeOptions) -> Result<RoundTrainer, 
         .unwrap_or_default()
         .join("config.toml");
     cfg.data.path = opts.data.clone();
+    if let Some(t) = &opts.tokenizer {
+        cfg.data.tokenizer = Some(t.clone());
+    }
     let corpus = build::corpus(&cfg)?;
     // The weights come from the coordinator each round; the initial values here are unused.
     let lc = build::llama_config(&cfg, corpus.vocab_size)?;
