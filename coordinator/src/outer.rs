@@ -128,7 +128,7 @@ impl OuterOptimizer {
             .zip(theta.iter())
             .map(|(t, x)| t - x)
             .collect();
-        let frame = feedback.encode_with_feedback(&delta).map_err(codec_err)?;
+        let frame = feedback.encode_owned(delta).map_err(codec_err)?;
         coalition_net::decode_into_add(&frame, theta).map_err(codec_err)?;
         self.residual = feedback.residual().to_vec();
         Ok(frame)

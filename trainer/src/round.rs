@@ -182,7 +182,7 @@ impl RoundTrainer {
         if matches!(self.behavior, Behavior::FreeRider | Behavior::Copier) {
             let zero = vec![0f32; theta.len()];
             return Ok(RoundOutput {
-                frame: self.feedback.encode_with_feedback(&zero)?,
+                frame: self.feedback.encode_owned(zero)?,
                 tokens: 0,
                 steps: 0,
                 mean_train_loss: f32::NAN,
@@ -198,8 +198,9 @@ impl RoundTrainer {
             loss_sum += stats.loss as f64;
             on_step(h + 1, stats.loss);
         }
-        let local = self.inner.model.params().flatten()?;
-        let mut delta: Vec<f32> = theta.iter().zip(&local).map(|(a, b)| a - b).collect();
+        // θ_r − θ_local, computed in the buffer of θ_local (one model-sized vector, not two).
+        let mut delta = self.inner.model.params().flatten()?;
+        delta.iter_mut().zip(theta).for_each(|(d, t)| *d = t - *d);
         let frame = match self.behavior {
             Behavior::HugeNorm => {
                 delta.iter_mut().for_each(|d| *d *= 1000.0);
@@ -217,7 +218,7 @@ impl RoundTrainer {
                 }
                 f
             }
-            _ => self.feedback.encode_with_feedback(&delta)?,
+            _ => self.feedback.encode_owned(delta)?,
         };
         Ok(RoundOutput {
             frame,

@@ -106,17 +106,23 @@ impl ErrorFeedback {
     /// On error (a length other than [`ErrorFeedback::len`], or a non-finite value in
     /// `update + residual`) nothing is sent and the residual is left as it was.
     pub fn encode_with_feedback(&mut self, update: &[f32]) -> Result<Vec<u8>, CodecError> {
+        self.encode_owned(update.to_vec())
+    }
+
+    /// [`Self::encode_with_feedback`] on an update the caller gives up: `update + residual` is
+    /// formed in its buffer, so a model-sized update costs no second model-sized vector.
+    pub fn encode_owned(&mut self, update: Vec<f32>) -> Result<Vec<u8>, CodecError> {
         if update.len() != self.residual.len() {
             return Err(CodecError::LengthMismatch {
                 expected: self.residual.len(),
                 got: update.len(),
             });
         }
-        let corrected: Vec<f32> = update
-            .par_iter()
+        let mut corrected = update;
+        corrected
+            .par_iter_mut()
             .zip(self.residual.par_iter())
-            .map(|(u, r)| u + r)
-            .collect();
+            .for_each(|(u, r)| *u += r);
         match self.codec {
             CodecSpec::Int8 { block_size } => {
                 let block = block_size as usize;
