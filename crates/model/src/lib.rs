@@ -15,6 +15,7 @@
 //!   rows un-permuted for rotate-half RoPE).
 
 mod attention;
+pub mod bench;
 pub mod checkpoint;
 mod config;
 mod error;
