@@ -1,10 +1,8 @@
-//! Cross-entropy from differentiable ops (log-softmax + gather).
+//! Mean cross-entropy over rows, through the fused kernel ([`crate::fused::cross_entropy_rows`]).
 
-use candle_core::{Tensor, D};
+use candle_core::Tensor;
 
 /// Mean cross-entropy of `logits` `[n, classes]` against class ids `targets` `[n]` (u32).
 pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
-    let log_probs = candle_nn::ops::log_softmax(logits, D::Minus1)?;
-    let picked = log_probs.gather(&targets.unsqueeze(1)?, 1)?;
-    picked.mean_all()?.neg()
+    crate::fused::cross_entropy_rows(logits, targets)?.mean_all()
 }

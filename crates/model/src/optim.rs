@@ -101,15 +101,16 @@ impl AdamW {
                 .to_dtype(DType::F32)?
                 .to_vec1::<f32>()?;
             let (m, v) = (&mut self.m[i], &mut self.v[i]);
-            let update = |(((theta, m), v), g): (((&mut [f32], &mut [f32]), &mut [f32]), &[f32])| {
-                for j in 0..theta.len() {
-                    let gj = g[j] * scale;
-                    m[j] = b1 * m[j] + (1.0 - b1) * gj;
-                    v[j] = b2 * v[j] + (1.0 - b2) * gj * gj;
-                    let denom = v[j].sqrt() * inv_sqrt_bc2 + eps;
-                    theta[j] = theta[j] * decay - step_size * m[j] / denom;
-                }
-            };
+            let update =
+                |(((theta, m), v), g): (((&mut [f32], &mut [f32]), &mut [f32]), &[f32])| {
+                    for j in 0..theta.len() {
+                        let gj = g[j] * scale;
+                        m[j] = b1 * m[j] + (1.0 - b1) * gj;
+                        v[j] = b2 * v[j] + (1.0 - b2) * gj * gj;
+                        let denom = v[j].sqrt() * inv_sqrt_bc2 + eps;
+                        theta[j] = theta[j] * decay - step_size * m[j] / denom;
+                    }
+                };
             // Chunks of 16 Ki values: large tensors (a 135M model's embedding has 28M) are
             // updated on every core; small ones stay one chunk.
             const CHUNK: usize = 1 << 14;

@@ -483,3 +483,39 @@ fn fused_rms_norm_matches_composite_forward_and_backward() {
         }
     }
 }
+
+#[test]
+fn fused_cross_entropy_matches_composite_forward_and_backward() {
+    use crate::fused::{cross_entropy_rows, cross_entropy_rows_reference};
+    for dtype in [DType::F64, DType::F32] {
+        let scaled = (seeded(&[7, 11], 4, dtype) * 4.0).unwrap();
+        let x = candle_core::Var::from_tensor(&scaled).unwrap();
+        let t = Tensor::new(&[0u32, 10, 3, 3, 7, 1, 9], &Device::Cpu).unwrap();
+        let weights = seeded(&[7], 5, dtype);
+        let fused = cross_entropy_rows(x.as_tensor(), &t).unwrap();
+        let reference = cross_entropy_rows_reference(x.as_tensor(), &t).unwrap();
+        let tol = if dtype == DType::F64 { 1e-12 } else { 1e-5 };
+        assert!(max_abs_diff(&fused, &reference) < tol);
+        let g1 = (fused * &weights)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g2 = (reference * &weights)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let d = max_abs_diff(
+            g1.get(x.as_tensor()).expect("fused gradient"),
+            g2.get(x.as_tensor()).expect("reference gradient"),
+        );
+        assert!(d < tol * 10.0, "gradient differs by {d} ({dtype:?})");
+    }
+    let x = seeded(&[2, 3], 6, DType::F32);
+    let bad = Tensor::new(&[0u32, 3], &Device::Cpu).unwrap();
+    let e = cross_entropy_rows(&x, &bad).unwrap_err().to_string();
+    assert!(e.contains("target 3 is not below the 3 classes"), "{e}");
+}
