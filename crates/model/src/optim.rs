@@ -34,6 +34,36 @@ impl Default for AdamWParams {
     }
 }
 
+/// Values per parallel chunk: large tensors (a 135M model's embedding has 28M) are updated on
+/// every core; small ones stay one chunk.
+const CHUNK: usize = 1 << 14;
+
+/// One step's AdamW coefficients, applied to a chunk of a parameter.
+#[derive(Debug, Clone, Copy)]
+struct Coefficients {
+    b1: f32,
+    b2: f32,
+    step_size: f32,
+    inv_sqrt_bc2: f32,
+    decay: f32,
+    eps: f32,
+    /// Gradient scale from clipping.
+    scale: f32,
+}
+
+impl Coefficients {
+    fn apply(&self, theta: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32]) {
+        let k = *self;
+        for j in 0..theta.len() {
+            let gj = g[j] * k.scale;
+            m[j] = k.b1 * m[j] + (1.0 - k.b1) * gj;
+            v[j] = k.b2 * v[j] + (1.0 - k.b2) * gj * gj;
+            let denom = v[j].sqrt() * k.inv_sqrt_bc2 + k.eps;
+            theta[j] = theta[j] * k.decay - k.step_size * m[j] / denom;
+        }
+    }
+}
+
 /// Optimiser state: first and second moments per parameter (in the store's order).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AdamW {
@@ -73,7 +103,12 @@ impl AdamW {
                 None => None,
             };
             if let Some(g) = &g {
-                sq += g.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>();
+                // Partial sums per chunk, on every core, added in order (deterministic).
+                let parts: Vec<f64> = g
+                    .par_chunks(CHUNK)
+                    .map(|c| c.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>())
+                    .collect();
+                sq += parts.iter().sum::<f64>();
             }
             gs.push(g);
         }
@@ -88,11 +123,15 @@ impl AdamW {
         let t = self.step as i32;
         let bc1 = 1.0 - hp.beta1.powi(t);
         let bc2 = 1.0 - hp.beta2.powi(t);
-        let (b1, b2) = (hp.beta1 as f32, hp.beta2 as f32);
-        let step_size = (hp.lr / bc1) as f32;
-        let inv_sqrt_bc2 = (1.0 / bc2.sqrt()) as f32;
-        let decay = (1.0 - hp.lr * hp.weight_decay) as f32;
-        let (eps, scale) = (hp.eps as f32, scale as f32);
+        let k = Coefficients {
+            b1: hp.beta1 as f32,
+            b2: hp.beta2 as f32,
+            step_size: (hp.lr / bc1) as f32,
+            inv_sqrt_bc2: (1.0 / bc2.sqrt()) as f32,
+            decay: (1.0 - hp.lr * hp.weight_decay) as f32,
+            eps: hp.eps as f32,
+            scale: scale as f32,
+        };
         for (i, (p, g)) in params.iter().zip(gs).enumerate() {
             let Some(g) = g else { continue };
             let mut theta = p
@@ -101,25 +140,12 @@ impl AdamW {
                 .to_dtype(DType::F32)?
                 .to_vec1::<f32>()?;
             let (m, v) = (&mut self.m[i], &mut self.v[i]);
-            let update =
-                |(((theta, m), v), g): (((&mut [f32], &mut [f32]), &mut [f32]), &[f32])| {
-                    for j in 0..theta.len() {
-                        let gj = g[j] * scale;
-                        m[j] = b1 * m[j] + (1.0 - b1) * gj;
-                        v[j] = b2 * v[j] + (1.0 - b2) * gj * gj;
-                        let denom = v[j].sqrt() * inv_sqrt_bc2 + eps;
-                        theta[j] = theta[j] * decay - step_size * m[j] / denom;
-                    }
-                };
-            // Chunks of 16 Ki values: large tensors (a 135M model's embedding has 28M) are
-            // updated on every core; small ones stay one chunk.
-            const CHUNK: usize = 1 << 14;
             theta
                 .par_chunks_mut(CHUNK)
                 .zip(m.par_chunks_mut(CHUNK))
                 .zip(v.par_chunks_mut(CHUNK))
                 .zip(g.par_chunks(CHUNK))
-                .for_each(update);
+                .for_each(|(((theta, m), v), g)| k.apply(theta, m, v, g));
             let t = Tensor::from_vec(theta, p.var.shape(), p.var.device())?;
             p.var.set(&t.to_dtype(p.var.dtype())?)?;
         }

@@ -52,10 +52,7 @@ fn lse<T: Elem>(row: &[T]) -> T {
         return m;
     }
     // Σ exp in f64: a 49,152-term f32 sum drifts by ~1e-4 relative.
-    let s: f64 = row
-        .iter()
-        .map(|&x| (x - m).exp().to_f64())
-        .sum();
+    let s: f64 = row.iter().map(|&x| (x - m).exp().to_f64()).sum();
     m + T::from(s.ln()).unwrap_or_else(T::nan)
 }
 
@@ -96,7 +93,7 @@ impl CrossEntropyOp {
                 for (di, &xi) in d.iter_mut().zip(row) {
                     *di = g * (xi - lse).exp();
                 }
-                d[t] = d[t] - g;
+                d[t] -= g;
             });
         Tensor::from_vec(dx, x.shape(), x.device())?.to_dtype(x.dtype())
     }
