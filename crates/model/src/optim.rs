@@ -5,9 +5,10 @@
 //! Its state (step, m, v) is plain vectors so a trainer can keep it across rounds and save it.
 
 use candle_core::backprop::GradStore;
-use candle_core::{DType, Tensor};
+use candle_core::{CpuStorage, DType, InplaceOp2, Layout, Result as CResult, Storage, Tensor};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 
 use crate::params::ParamStore;
 use crate::{ModelError, Result};
@@ -52,6 +53,31 @@ struct Coefficients {
 }
 
 impl Coefficients {
+    fn new(hp: &AdamWParams, step: u64, scale: f64) -> Self {
+        let t = step.min(i32::MAX as u64) as i32;
+        let bc1 = 1.0 - hp.beta1.powi(t);
+        let bc2 = 1.0 - hp.beta2.powi(t);
+        Self {
+            b1: hp.beta1 as f32,
+            b2: hp.beta2 as f32,
+            step_size: (hp.lr / bc1) as f32,
+            inv_sqrt_bc2: (1.0 / bc2.sqrt()) as f32,
+            decay: (1.0 - hp.lr * hp.weight_decay) as f32,
+            eps: hp.eps as f32,
+            scale: scale as f32,
+        }
+    }
+
+    /// [`Self::apply`] over chunks of [`CHUNK`] values on every core.
+    fn apply_par(&self, theta: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32]) {
+        theta
+            .par_chunks_mut(CHUNK)
+            .zip(m.par_chunks_mut(CHUNK))
+            .zip(v.par_chunks_mut(CHUNK))
+            .zip(g.par_chunks(CHUNK))
+            .for_each(|(((theta, m), v), g)| self.apply(theta, m, v, g));
+    }
+
     fn apply(&self, theta: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32]) {
         let k = *self;
         for j in 0..theta.len() {
@@ -61,6 +87,67 @@ impl Coefficients {
             let denom = v[j].sqrt() * k.inv_sqrt_bc2 + k.eps;
             theta[j] = theta[j] * k.decay - k.step_size * m[j] / denom;
         }
+    }
+}
+
+/// `Σ x²` of a slice, per chunk on every core, the partial sums added in order (so the result
+/// does not depend on the thread count's scheduling).
+fn sum_sq(x: &[f32]) -> f64 {
+    let parts: Vec<f64> = x
+        .par_chunks(CHUNK)
+        .map(|c| c.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>())
+        .collect();
+    parts.iter().sum()
+}
+
+/// `f` on the f32 values of `t`: read in place when `t` is a contiguous f32 CPU tensor,
+/// copied out otherwise.
+fn with_f32<R>(t: &Tensor, f: impl Fn(&[f32]) -> R) -> Result<R> {
+    if t.device().is_cpu() && t.dtype() == DType::F32 {
+        let (storage, layout) = t.storage_and_layout();
+        if let (Storage::Cpu(CpuStorage::F32(v)), Some((a, b))) =
+            (&*storage, layout.contiguous_offsets())
+        {
+            return Ok(f(&v[a..b]));
+        }
+    }
+    let copy = t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+    Ok(f(&copy))
+}
+
+/// The AdamW update of one f32 parameter, written into its storage (`Tensor::inplace_op2`
+/// with the gradient as the second operand). The moments are the optimiser's own vectors.
+struct InPlace<'a> {
+    k: Coefficients,
+    state: RefCell<(&'a mut Vec<f32>, &'a mut Vec<f32>)>,
+}
+
+impl InplaceOp2 for InPlace<'_> {
+    fn name(&self) -> &'static str {
+        "adamw"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> CResult<()> {
+        let (CpuStorage::F32(theta), CpuStorage::F32(g)) = (s1, s2) else {
+            candle_core::bail!("adamw: expected f32 parameter and gradient");
+        };
+        let (Some((a, b)), Some((c, d))) = (l1.contiguous_offsets(), l2.contiguous_offsets())
+        else {
+            candle_core::bail!("adamw: parameter and gradient must be contiguous");
+        };
+        let mut state = self.state.borrow_mut();
+        let (m, v) = &mut *state;
+        if b - a != m.len() || d - c != m.len() {
+            candle_core::bail!("adamw: {} values, state for {}", b - a, m.len());
+        }
+        self.k.apply_par(&mut theta[a..b], m, v, &g[c..d]);
+        Ok(())
     }
 }
 
@@ -95,22 +182,11 @@ impl AdamW {
                 params.len()
             )));
         }
-        let mut gs: Vec<Option<Vec<f32>>> = Vec::with_capacity(params.len());
         let mut sq = 0f64;
         for p in params {
-            let g = match grads.get(p.var.as_tensor()) {
-                Some(g) => Some(g.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?),
-                None => None,
-            };
-            if let Some(g) = &g {
-                // Partial sums per chunk, on every core, added in order (deterministic).
-                let parts: Vec<f64> = g
-                    .par_chunks(CHUNK)
-                    .map(|c| c.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>())
-                    .collect();
-                sq += parts.iter().sum::<f64>();
+            if let Some(g) = grads.get(p.var.as_tensor()) {
+                sq += with_f32(g, sum_sq)?;
             }
-            gs.push(g);
         }
         let norm = sq.sqrt();
         let scale = if clip > 0.0 && norm > clip {
@@ -119,35 +195,35 @@ impl AdamW {
             1.0
         };
         self.step += 1;
-        let hp = self.params;
-        let t = self.step as i32;
-        let bc1 = 1.0 - hp.beta1.powi(t);
-        let bc2 = 1.0 - hp.beta2.powi(t);
-        let k = Coefficients {
-            b1: hp.beta1 as f32,
-            b2: hp.beta2 as f32,
-            step_size: (hp.lr / bc1) as f32,
-            inv_sqrt_bc2: (1.0 / bc2.sqrt()) as f32,
-            decay: (1.0 - hp.lr * hp.weight_decay) as f32,
-            eps: hp.eps as f32,
-            scale: scale as f32,
-        };
-        for (i, (p, g)) in params.iter().zip(gs).enumerate() {
-            let Some(g) = g else { continue };
-            let mut theta = p
-                .var
-                .flatten_all()?
-                .to_dtype(DType::F32)?
-                .to_vec1::<f32>()?;
+        let k = Coefficients::new(&self.params, self.step, scale);
+        for (i, p) in params.iter().enumerate() {
+            let Some(g) = grads.get(p.var.as_tensor()) else {
+                continue;
+            };
             let (m, v) = (&mut self.m[i], &mut self.v[i]);
-            theta
-                .par_chunks_mut(CHUNK)
-                .zip(m.par_chunks_mut(CHUNK))
-                .zip(v.par_chunks_mut(CHUNK))
-                .zip(g.par_chunks(CHUNK))
-                .for_each(|(((theta, m), v), g)| k.apply(theta, m, v, g));
-            let t = Tensor::from_vec(theta, p.var.shape(), p.var.device())?;
-            p.var.set(&t.to_dtype(p.var.dtype())?)?;
+            let fast = p.var.device().is_cpu()
+                && p.var.dtype() == DType::F32
+                && g.dtype() == DType::F32
+                && p.var.is_contiguous()
+                && g.is_contiguous();
+            if fast {
+                // In place in the parameter's own storage: no copy of θ out and back.
+                let op = InPlace {
+                    k,
+                    state: RefCell::new((m, v)),
+                };
+                p.var.as_tensor().inplace_op2(g, &op)?;
+            } else {
+                let mut theta = p
+                    .var
+                    .flatten_all()?
+                    .to_dtype(DType::F32)?
+                    .to_vec1::<f32>()?;
+                let g = g.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+                k.apply_par(&mut theta, m, v, &g);
+                let t = Tensor::from_vec(theta, p.var.shape(), p.var.device())?;
+                p.var.set(&t.to_dtype(p.var.dtype())?)?;
+            }
         }
         Ok(norm)
     }
