@@ -215,6 +215,24 @@ impl OuterOptimizer {
         Ok(())
     }
 
+    /// [`Self::preview_into`] with the aggregated update's buffer as the output: `buf` holds g
+    /// on entry and θ^S on return (one model-sized vector instead of two).
+    pub fn preview_in_place(&self, theta: &[f32], buf: &mut [f32]) -> Result<()> {
+        self.check("theta", theta.len())?;
+        self.check("aggregated update", buf.len())?;
+        let p = self.params;
+        buf.par_chunks_mut(CHUNK)
+            .zip(theta.par_chunks(CHUNK))
+            .zip(self.momentum.par_chunks(CHUNK))
+            .for_each(|((o, th), m)| {
+                for ((o, &t), &m) in o.iter_mut().zip(th).zip(m) {
+                    let (_, step) = step_elem(&p, *o, m);
+                    *o = t - p.lr * step;
+                }
+            });
+        Ok(())
+    }
+
     /// ∂θ^S/∂g (a scalar times the identity): −lr(1+μ) for Nesterov, −lr for plain momentum.
     pub fn d_theta_d_g(&self) -> f64 {
         let lr = f64::from(self.params.lr);

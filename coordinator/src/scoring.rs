@@ -54,8 +54,8 @@ pub struct RoundGame<'a> {
     eval: &'a [TokenBatch],
     base_loss: f64,
     losses: HashMap<u64, f64>,
+    /// Σ c_i Δ_i, then θ^S in place: the one model-sized scratch vector.
     g: Vec<f32>,
-    theta_w: Vec<f32>,
 }
 
 impl<'a> RoundGame<'a> {
@@ -104,7 +104,6 @@ impl<'a> RoundGame<'a> {
             base_loss: f64::NAN,
             losses: HashMap::new(),
             g: vec![0.0; n],
-            theta_w: vec![0.0; n],
         };
         let base = game.loss_with(&vec![0.0; game.deltas.len()])?;
         if !base.is_finite() {
@@ -141,9 +140,9 @@ impl<'a> RoundGame<'a> {
     /// Load θ = outer.preview(θ_r, Σ coeffs_i Δ_i) into the model.
     fn load(&mut self, coeffs: &[f32]) -> Result<()> {
         combine(&self.deltas, coeffs, &mut self.g)?;
-        self.outer
-            .preview_into(self.theta, &self.g, &mut self.theta_w)?;
-        self.model.params().load_flat(&self.theta_w)?;
+        // `g` becomes θ^S in place.
+        self.outer.preview_in_place(self.theta, &mut self.g)?;
+        self.model.params().load_flat(&self.g)?;
         Ok(())
     }
 
