@@ -104,7 +104,7 @@ impl OuterOptimizer {
     /// encodes `target − θ_r` plus the carried residual with `codec`, sets `theta` (θ_r) to
     /// θ_r + the decoded frame with [`coalition_net::decode_into_add`] (what every trainer
     /// applies, so all rebuild the same bits), and carries what the frame did not send into the
-    /// next broadcast. Returns the frame. On error `theta` and the residual are unchanged.
+    /// next broadcast. Returns the frame. On an encoding error `theta` and the residual are unchanged.
     pub fn broadcast_step(
         &mut self,
         theta: &mut [f32],
@@ -113,24 +113,37 @@ impl OuterOptimizer {
     ) -> Result<Vec<u8>> {
         self.check("theta", theta.len())?;
         self.check("broadcast target", target.len())?;
-        let residual = if self.residual.len() == theta.len() {
-            self.residual.clone()
-        } else {
-            vec![0.0; theta.len()]
-        };
         let codec_err = |e: coalition_net::CodecError| {
             CoordinatorError::Internal(format!("cannot encode the model broadcast: {e}"))
         };
+        codec.check().map_err(codec_err)?;
+        // The carried residual moves into the encoder and back (no copy of a model-sized
+        // vector); an encoding error puts it back unchanged.
+        let residual = if self.residual.len() == theta.len() {
+            std::mem::take(&mut self.residual)
+        } else {
+            vec![0.0; theta.len()]
+        };
+        // With the codec checked, only a non-finite residual is refused here; it is dropped
+        // (the next broadcast starts from zero error) rather than carried.
         let mut feedback = coalition_net::ErrorFeedback::from_residual_with_codec(residual, codec)
             .map_err(codec_err)?;
-        let delta: Vec<f32> = target
-            .iter()
+        let mut delta = target.to_vec();
+        delta
+            .iter_mut()
             .zip(theta.iter())
-            .map(|(t, x)| t - x)
-            .collect();
-        let frame = feedback.encode_owned(delta).map_err(codec_err)?;
+            .for_each(|(d, x)| *d -= x);
+        let frame = match feedback.encode_owned(delta) {
+            Ok(frame) => frame,
+            Err(e) => {
+                self.residual = feedback.into_residual();
+                return Err(codec_err(e));
+            }
+        };
+        // Decoding the frame just encoded cannot fail short of a codec bug; the residual then
+        // is the one that matches the frame.
+        self.residual = feedback.into_residual();
         coalition_net::decode_into_add(&frame, theta).map_err(codec_err)?;
-        self.residual = feedback.residual().to_vec();
         Ok(frame)
     }
 

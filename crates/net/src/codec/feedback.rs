@@ -95,6 +95,12 @@ impl ErrorFeedback {
         &self.residual
     }
 
+    /// The residual, giving up the encoder (a coordinator keeps it between broadcasts without
+    /// a copy).
+    pub fn into_residual(self) -> Vec<f32> {
+        self.residual
+    }
+
     /// Forgets the residual, e.g. when the trainer starts over from a fresh checkpoint.
     pub fn reset(&mut self) {
         self.residual.fill(0.0);
