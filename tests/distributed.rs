@@ -389,3 +389,60 @@ fn a_coordinator_killed_between_rounds_resumes_at_the_next_round() {
     assert!(ok, "{text}");
     assert!(text.contains("nothing to claim"), "{text}");
 }
+
+#[test]
+fn a_trainer_whose_data_gives_other_tokens_is_stopped_at_join() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lines = |word: &str| -> String { (0..4000).map(|i| format!("{word} {i}\n")).collect() };
+    std::fs::write(dir.path().join("corpus.txt"), lines("line")).expect("write corpus");
+    std::fs::write(dir.path().join("other.txt"), lines("verse")).expect("write other");
+    std::fs::write(
+        dir.path().join("text.toml"),
+        "name = \"lines\"\neval_fraction = 0.1\n[source]\nkind = \"text\"\npath = \"corpus.txt\"\n",
+    )
+    .expect("write manifest");
+    let mut run = TestRun::new("datahash");
+    run.min_trainers = 1;
+    run.rounds = 1;
+    let toml = run
+        .toml()
+        .replace("dataset = \"synthetic-arith\"", "dataset = \"text.toml\"");
+    let config = dir.path().join("datahash.toml");
+    std::fs::write(&config, toml).expect("write config");
+    let (_coordinator, addr) = start_coordinator(dir.path(), &config, "coordinator", None);
+    let (w, _) = wallet(dir.path(), "w");
+    let mut wrong = start_trainer_args(
+        dir.path(),
+        "wrong",
+        &addr,
+        &w,
+        "honest",
+        &["--data", "other.txt"],
+    );
+    assert_eq!(
+        wrong.wait(Duration::from_secs(120)),
+        Some(false),
+        "{}",
+        wrong.log_text()
+    );
+    let log = wrong.log_text();
+    assert!(
+        log.contains("gives other tokens than the coordinator's"),
+        "{log}"
+    );
+    assert!(log.contains("check --data and --tokenizer"), "{log}");
+    // The same file as the coordinator's joins and trains.
+    let mut right = start_trainer_args(
+        dir.path(),
+        "right",
+        &addr,
+        &w,
+        "honest",
+        &["--data", "corpus.txt"],
+    );
+    let run_dir = run.run_dir(dir.path());
+    wait_journal(&run_dir, LONG, "a committed round", |e| {
+        !committed_rounds(e).is_empty()
+    });
+    right.kill();
+}

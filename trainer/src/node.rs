@@ -192,20 +192,22 @@ async fn join(
         client_version: env!("CARGO_PKG_VERSION").to_string(),
         device: format!("{:?}", opts.device),
     };
-    let (trainer_id, config_hash, config_toml) = match client.request(peer, request).await? {
-        Response::Joined {
-            trainer,
-            config_hash,
-            config_toml,
-            ..
-        } => (trainer, config_hash, config_toml),
-        Response::Rejected { reason } => return Err(TrainerError::Rejected(reason)),
-        other => {
-            return Err(TrainerError::Protocol(format!(
-                "unexpected answer to Join: {other:?}"
-            )))
-        }
-    };
+    let (trainer_id, config_hash, config_toml, data_hash) =
+        match client.request(peer, request).await? {
+            Response::Joined {
+                trainer,
+                config_hash,
+                config_toml,
+                data_hash,
+                ..
+            } => (trainer, config_hash, config_toml, data_hash),
+            Response::Rejected { reason } => return Err(TrainerError::Rejected(reason)),
+            other => {
+                return Err(TrainerError::Protocol(format!(
+                    "unexpected answer to Join: {other:?}"
+                )))
+            }
+        };
     let got: [u8; 32] = Sha256::digest(config_toml.as_bytes()).into();
     if got != config_hash {
         return Err(TrainerError::Protocol(
@@ -219,7 +221,7 @@ async fn join(
         s.connected = true;
         return Ok(());
     }
-    let trainer = build_trainer(&config_toml, opts)?;
+    let trainer = build_trainer(&config_toml, data_hash, opts)?;
     *session = Some(Session {
         coordinator: peer,
         connected: true,
@@ -274,7 +276,11 @@ fn unix_ms_now() -> u64 {
 }
 
 /// Build the model, data and optimiser from the run config the coordinator sent.
-fn build_trainer(config_toml: &str, opts: &NodeOptions) -> Result<RoundTrainer, TrainerError> {
+fn build_trainer(
+    config_toml: &str,
+    data_hash: Option<[u8; 32]>,
+    opts: &NodeOptions,
+) -> Result<RoundTrainer, TrainerError> {
     let origin = PathBuf::from("coordinator:config.toml");
     let mut cfg = RunConfig::from_toml_str(config_toml, &origin)
         .map_err(|e| TrainerError::Protocol(format!("the coordinator's run config: {e}")))?;
@@ -287,6 +293,20 @@ fn build_trainer(config_toml: &str, opts: &NodeOptions) -> Result<RoundTrainer, 
         cfg.data.tokenizer = Some(t.clone());
     }
     let corpus = build::corpus(&cfg)?;
+    if let Some(want) = data_hash.filter(|h| *h != corpus.split_hash) {
+        return Err(TrainerError::Config {
+            path: cfg.source_path.clone(),
+            message: format!(
+                "this machine's copy of the run's data gives other tokens than the \
+                 coordinator's (split hash {} here, {} there): check --data and --tokenizer \
+                 (dataset `{}`, tokenizer {})",
+                corpus.split_hash_hex(),
+                hex::encode(want),
+                cfg.data.dataset,
+                corpus.tokenizer_desc
+            ),
+        });
+    }
     // The weights come from the coordinator each round; the initial values here are unused.
     let lc = build::llama_config(&cfg, corpus.vocab_size)?;
     let model = coalition_model::Llama::new_random(&lc, cfg.model.init_std, 0, &opts.device)?;

@@ -159,6 +159,7 @@ impl Service {
             run_id: self.cfg.run.name.clone(),
             config_hash: self.config_hash,
             config_toml: self.config_toml.clone(),
+            data_hash: Some(self.data_hash),
         })
     }
 

@@ -124,6 +124,7 @@ async fn connect(
     let svc = Service {
         config_hash: sha2::Sha256::digest(config_toml.as_bytes()).into(),
         config_toml,
+        data_hash: started.data_hash,
         rounds: cfg.training.rounds as u64,
         cfg,
         client,

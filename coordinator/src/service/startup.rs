@@ -48,6 +48,8 @@ pub struct Started {
     pub trainers: Vec<(String, u32)>,
     pub batches_per_epoch: u64,
     pub config_hash: [u8; 32],
+    /// `split_hash` of the tokenized training data, sent to trainers at join.
+    pub data_hash: [u8; 32],
 }
 
 /// Open the run directory for `cfg` and resume from its journal, or start the run.
@@ -137,6 +139,7 @@ pub fn open(
         trainers,
         batches_per_epoch,
         config_hash,
+        data_hash: corpus.split_hash,
     })
 }
 

@@ -65,6 +65,8 @@ pub struct Service {
     /// The config trainers receive ([`coalition_config::trainer_view`]) and its sha256.
     pub config_toml: String,
     pub config_hash: [u8; 32],
+    /// `split_hash` of the tokenized training data (trainers compare theirs at join).
+    pub data_hash: [u8; 32],
     pub client: Client,
     pub blobs: Arc<CoordinatorBlobs>,
     pub trainers: Vec<Trainer>,

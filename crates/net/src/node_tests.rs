@@ -77,6 +77,7 @@ fn answer(peer: &PeerId, request: Request) -> Response {
                     run_id,
                     config_hash: blob_hash(b"cfg"),
                     config_toml: "[run]\n".into(),
+                    data_hash: Some(blob_hash(b"data")),
                 }
             } else {
                 Response::Rejected {
@@ -226,6 +227,7 @@ async fn every_request_and_response_round_trips_over_tcp() {
             run_id: RUN.into(),
             config_hash: blob_hash(b"cfg"),
             config_toml: "[run]\n".into(),
+            data_hash: None,
         }
     );
     let cases = [

@@ -76,6 +76,11 @@ pub enum Response {
         config_hash: Hash32,
         /// The run configuration as TOML text.
         config_toml: String,
+        /// The coordinator's `split_hash` of the run's tokenized training data: a trainer
+        /// whose own copy of the data file or tokenizer gives another hash stops with a clear
+        /// error instead of training on different token ids.
+        #[serde(default)]
+        data_hash: Option<Hash32>,
     },
     /// The request was refused (bad signature, not on the allowlist, wrong run, unknown
     /// trainer, stale round, ...).
