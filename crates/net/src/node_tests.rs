@@ -227,7 +227,7 @@ async fn every_request_and_response_round_trips_over_tcp() {
             run_id: RUN.into(),
             config_hash: blob_hash(b"cfg"),
             config_toml: "[run]\n".into(),
-            data_hash: None,
+            data_hash: Some(blob_hash(b"data")),
         }
     );
     let cases = [
