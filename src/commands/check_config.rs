@@ -19,10 +19,16 @@ pub fn run(file: &Path) -> Result<ExitCode> {
         cfg.num_kv_heads(),
         m.intermediate_size
     );
+    if let Some(init) = &m.init_from {
+        println!("  init from   {init}");
+    }
     println!(
         "  data        {} (seq_len {})",
         cfg.data.dataset, cfg.data.seq_len
     );
+    if let Some(t) = cfg.data_tokenizer() {
+        println!("  tokenizer   {t} (instead of the dataset's; trainers pass --tokenizer)");
+    }
     println!(
         "  training    {} rounds x {} inner steps, batch {}, lr {}",
         cfg.training.rounds, cfg.training.inner_steps, cfg.training.batch_size, cfg.training.lr
