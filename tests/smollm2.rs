@@ -97,6 +97,14 @@ fn smollm2_train_local_lowers_the_loss_of_the_gguf_model() {
     // The starting point is the GGUF model itself: its loss on tinyshakespeare is that of a
     // trained model (uniform over 49,152 tokens would be 10.8 nats).
     assert!(first < 5.0, "initial eval loss {first}");
+    // The checkpoint carries the model's tokenizer: the reference ids from its tokenizer.json.
+    let tok = coalition_datasets::Tokenizer::from_hf_json(&out.join("tokenizer.json"))
+        .expect("the checkpoint's tokenizer.json");
+    assert_eq!(
+        tok.encode("Hello, world!").expect("encode"),
+        [19556, 28, 905, 17]
+    );
+    assert!(out.join("tokenizer_config.json").is_file());
 
     // The checkpoint (Hugging Face layout) scores lower than the GGUF on the reference windows
     // (the first 20,000 characters of the training text).

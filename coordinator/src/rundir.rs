@@ -4,9 +4,11 @@
 //! runs/<name>/
 //!   config.toml                      the config as launched (its sha256 is the config hash)
 //!   journal.jsonl                    append-only journal (crate::journal)
+//!   tokenizer.json                   the run's tokenizer, when it has a `tokenizers` form
 //!   checkpoints/round-N/             θ_N, the weights round N starts from (round-0 = initial):
 //!     config.json, model.safetensors   Hugging Face layout (coalition-model's save_llama)
 //!     outer.safetensors                outer optimizer momentum m_N
+//!     tokenizer.json, tokenizer_config.json   a copy of the run's tokenizer, if any
 //!   updates/round-N/<sha256>.bin     encoded update frames of round N (verification window)
 //!   reports/round-N.json             round N's attribution report
 //!   reveals/round-N.json             the eval samples round N revealed, with Merkle proofs
@@ -22,7 +24,8 @@
 use candle_core::Device;
 use coalition_attribution::{sha256, Hash32};
 use coalition_model::checkpoint::{
-    load_llama, params_hash, save_llama, CONFIG_FILE as MODEL_CONFIG, WEIGHTS_FILE,
+    load_llama, params_hash, save_llama, save_tokenizer, CONFIG_FILE as MODEL_CONFIG,
+    TOKENIZER_CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE,
 };
 use coalition_model::Llama;
 use std::path::{Path, PathBuf};
@@ -217,6 +220,13 @@ impl RunDir {
         fsutil::sha256_file(&self.config_path())
     }
 
+    /// Keep the run's tokenizer (`tokenizers` JSON) as `tokenizer.json` at the root; every
+    /// checkpoint saved after this carries a copy, so `transformers` loads model and tokenizer
+    /// from one checkpoint directory.
+    pub fn save_tokenizer(&self, json: &str) -> Result<()> {
+        fsutil::write_atomic(&self.root.join(TOKENIZER_FILE), json.as_bytes())
+    }
+
     /// Save θ_N (loaded into `model`, whose parameters are overwritten) and the outer
     /// optimizer state as `checkpoints/round-N/`, replacing any previous one atomically.
     /// Returns the model hash ([`params_hash`] of `theta`).
@@ -237,6 +247,14 @@ impl RunDir {
         outer.save_state(&tmp.join(OUTER_FILE))?;
         for f in [MODEL_CONFIG, WEIGHTS_FILE] {
             fsutil::sync_file(&tmp.join(f))?;
+        }
+        let tokenizer = self.root.join(TOKENIZER_FILE);
+        if tokenizer.is_file() {
+            let json = std::fs::read_to_string(&tokenizer).map_err(io("read", &tokenizer))?;
+            save_tokenizer(&tmp, &json)?;
+            for f in [TOKENIZER_FILE, TOKENIZER_CONFIG_FILE] {
+                fsutil::sync_file(&tmp.join(f))?;
+            }
         }
         fsutil::sync_dir(&tmp)?;
         if dir.exists() {

@@ -115,6 +115,23 @@ impl Tokenizer {
         })
     }
 
+    /// This tokenizer as a Hugging Face `tokenizer.json` text, for checkpoints that
+    /// `transformers` loads with their tokenizer (`None` for the byte tokenizer, which has no
+    /// such form).
+    pub fn hf_json(&self) -> Result<Option<String>> {
+        let (path, inner) = match self {
+            Tokenizer::Byte => return Ok(None),
+            Tokenizer::HfJson { path, inner } | Tokenizer::Gguf { path, inner } => (path, inner),
+        };
+        inner
+            .to_string(false)
+            .map(Some)
+            .map_err(|e| DatasetError::TokenizerLoad {
+                path: path.clone(),
+                message: format!("cannot write it as tokenizer.json: {e}"),
+            })
+    }
+
     /// Build the byte-level BPE tokenizer in a GGUF file's metadata. Other tokenizer kinds
     /// (`tokenizer.ggml.model` not `gpt2`) and unknown pre-tokenizers are refused with an error
     /// naming the key.

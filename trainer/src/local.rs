@@ -124,6 +124,9 @@ pub fn train_local(
     }
     let seconds = start.elapsed().as_secs_f64();
     checkpoint::save_llama(&trainer.model, &opts.out_dir)?;
+    if let Some(json) = corpus.tokenizer.hf_json()? {
+        checkpoint::save_tokenizer(&opts.out_dir, &json)?;
+    }
     let final_eval_loss = curve.last().map(|c| c.1).unwrap_or(f64::NAN);
     Ok(LocalReport {
         steps: total,

@@ -68,6 +68,9 @@ pub fn open(
     let (journal, entries) = Journal::open(&dir.journal_path())?;
     let recovered = RecoveredState::from_entries(&entries)?;
     let corpus = build::corpus(cfg)?;
+    if let Some(json) = corpus.tokenizer.hf_json()? {
+        dir.save_tokenizer(&json)?;
+    }
     let pool = pool::build(cfg, &corpus, dir.root(), recovered.is_none())?;
     let train = SampleSet::new(corpus.train.clone(), cfg.data.seq_len)?;
     let sharder = Sharder::new(cfg.run.seed, train.len(), cfg.training.batch_size, 1, 1)?;

@@ -17,6 +17,10 @@ pub const WEIGHTS_FILE: &str = "model.safetensors";
 pub const INDEX_FILE: &str = "model.safetensors.index.json";
 /// File name of the model config.
 pub const CONFIG_FILE: &str = "config.json";
+/// File name of the tokenizer (Hugging Face `tokenizers` JSON), when the run has one.
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+/// File name of the tokenizer's settings for `transformers`' `AutoTokenizer`.
+pub const TOKENIZER_CONFIG_FILE: &str = "tokenizer_config.json";
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ModelError + '_ {
     move |error| ModelError::Io {
@@ -47,6 +51,23 @@ pub fn save_llama(model: &Llama, dir: &Path) -> Result<()> {
     candle_core::safetensors::save(&model.params().named_tensors(), &tmp)?;
     std::fs::rename(&tmp, &weights).map_err(io_err(&weights))?;
     Ok(())
+}
+
+/// Write `tokenizer.json` (the `tokenizers` JSON text) and a `tokenizer_config.json` into a
+/// checkpoint directory, so `AutoTokenizer.from_pretrained(dir)` gives the ids the run trained
+/// on: a plain fast tokenizer, adding no BOS or EOS (our tokenizers add none).
+pub fn save_tokenizer(dir: &Path, tokenizer_json: &str) -> Result<()> {
+    write_atomic(&dir.join(TOKENIZER_FILE), tokenizer_json.as_bytes())?;
+    let settings = serde_json::json!({
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "add_bos_token": false,
+        "add_eos_token": false,
+        "clean_up_tokenization_spaces": false,
+    });
+    write_atomic(
+        &dir.join(TOKENIZER_CONFIG_FILE),
+        settings.to_string().as_bytes(),
+    )
 }
 
 /// Write bytes to `path` via a temporary file and rename.
