@@ -2,7 +2,7 @@
 //! the same file (`shared/reference/smollm2-135m-q4_1-transformers.json`, outside the repository).
 //!
 //! The file is fetched by `scripts/fetch-smollm2.sh` and found through `COALITION_SMOLLM2_GGUF` or
-//! `$HOME/.cache/coalition/models/SmolLM2-135M-Instruct.Q4_1.gguf`. Without it these tests print
+//! at `<repo>/models/SmolLM2-135M-Instruct.Q4_1.gguf`. Without it these tests print
 //! why and pass, unless `COALITION_REQUIRE_SMOLLM2=1`.
 
 use std::path::{Path, PathBuf};
@@ -22,19 +22,16 @@ fn shared_dir() -> PathBuf {
 }
 
 fn required() -> bool {
-    std::env::var("COALITION_REQUIRE_SMOLLM2").is_ok_and(|v| v == "1")
+    std::env::var_os("COALITION_REQUIRE_SMOLLM2").is_some()
 }
 
 /// Where the GGUF file is, or `None` (after saying so) when it is absent and not required.
 fn gguf_path() -> Option<PathBuf> {
     let path = match std::env::var_os("COALITION_SMOLLM2_GGUF") {
         Some(p) => PathBuf::from(p),
-        None => {
-            let home = std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_default();
-            home.join(".cache/coalition/models").join(GGUF_NAME)
-        }
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../models")
+            .join(GGUF_NAME),
     };
     if path.is_file() {
         return Some(path);
