@@ -204,32 +204,13 @@ impl OuterOptimizer {
     /// The θ that [`Self::apply`] would produce from `theta` and `g` (bit-identical), leaving
     /// the momentum untouched.
     pub fn preview(&self, theta: &[f32], g: &[f32]) -> Result<Vec<f32>> {
-        let mut out = vec![0f32; theta.len()];
-        self.preview_into(theta, g, &mut out)?;
+        let mut out = g.to_vec();
+        self.preview_in_place(theta, &mut out)?;
         Ok(out)
     }
 
-    /// [`Self::preview`] into a caller-provided buffer.
-    pub fn preview_into(&self, theta: &[f32], g: &[f32], out: &mut [f32]) -> Result<()> {
-        self.check("theta", theta.len())?;
-        self.check("aggregated update", g.len())?;
-        self.check("output buffer", out.len())?;
-        let p = self.params;
-        out.par_chunks_mut(CHUNK)
-            .zip(theta.par_chunks(CHUNK))
-            .zip(self.momentum.par_chunks(CHUNK))
-            .zip(g.par_chunks(CHUNK))
-            .for_each(|(((o, th), m), g)| {
-                for (((o, &t), &m), &g) in o.iter_mut().zip(th).zip(m).zip(g) {
-                    let (_, step) = step_elem(&p, g, m);
-                    *o = t - p.lr * step;
-                }
-            });
-        Ok(())
-    }
-
-    /// [`Self::preview_into`] with the aggregated update's buffer as the output: `buf` holds g
-    /// on entry and θ^S on return (one model-sized vector instead of two).
+    /// [`Self::preview`] with the aggregated update's buffer as the output: `buf` holds g on
+    /// entry and θ^S on return (one model-sized vector instead of two).
     pub fn preview_in_place(&self, theta: &[f32], buf: &mut [f32]) -> Result<()> {
         self.check("theta", theta.len())?;
         self.check("aggregated update", buf.len())?;
