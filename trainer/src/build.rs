@@ -141,56 +141,30 @@ pub fn initial_model(
 
 /// Where a loaded checkpoint's architecture differs from the one the config describes (which
 /// is what trainers build): one `key: config vs checkpoint` item per difference. The
-/// checkpoint may have a larger vocabulary and more positions than the run needs.
+/// checkpoint may cover more positions than the run needs.
 fn checkpoint_mismatch(got: &LlamaConfig, wanted: &LlamaConfig, seq_len: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut same = |key: &str, config: String, checkpoint: String| {
-        if config != checkpoint {
-            out.push(format!(
-                "`model.{key}` = {config}, the checkpoint has {checkpoint}"
-            ));
-        }
-    };
-    same(
-        "hidden_size",
-        wanted.hidden_size.to_string(),
-        got.hidden_size.to_string(),
-    );
-    same(
-        "intermediate_size",
-        wanted.intermediate_size.to_string(),
-        got.intermediate_size.to_string(),
-    );
-    same(
-        "num_layers",
-        wanted.num_hidden_layers.to_string(),
-        got.num_hidden_layers.to_string(),
-    );
-    same(
-        "num_heads",
-        wanted.num_attention_heads.to_string(),
-        got.num_attention_heads.to_string(),
-    );
-    same(
-        "num_kv_heads",
-        wanted.kv_heads().to_string(),
-        got.kv_heads().to_string(),
-    );
-    same(
-        "rms_norm_eps",
-        wanted.rms_norm_eps.to_string(),
-        got.rms_norm_eps.to_string(),
-    );
-    same(
-        "rope_theta",
-        wanted.rope_theta.to_string(),
-        got.rope_theta.to_string(),
-    );
-    same(
-        "tie_embeddings",
-        wanted.tie_word_embeddings.to_string(),
-        got.tie_word_embeddings.to_string(),
-    );
+    type Field = fn(&LlamaConfig) -> String;
+    let keys: [(&str, Field); 8] = [
+        ("hidden_size", |c| c.hidden_size.to_string()),
+        ("intermediate_size", |c| c.intermediate_size.to_string()),
+        ("num_layers", |c| c.num_hidden_layers.to_string()),
+        ("num_heads", |c| c.num_attention_heads.to_string()),
+        ("num_kv_heads", |c| c.kv_heads().to_string()),
+        ("rms_norm_eps", |c| c.rms_norm_eps.to_string()),
+        ("rope_theta", |c| c.rope_theta.to_string()),
+        ("tie_embeddings", |c| c.tie_word_embeddings.to_string()),
+    ];
+    let mut out: Vec<String> = keys
+        .iter()
+        .filter(|(_, field)| field(wanted) != field(got))
+        .map(|(key, field)| {
+            format!(
+                "`model.{key}` = {}, the checkpoint has {}",
+                field(wanted),
+                field(got)
+            )
+        })
+        .collect();
     if wanted.vocab_size != got.vocab_size {
         out.push(format!(
             "the tokenizer's vocabulary (or `model.vocab_size`) is {}, the checkpoint's {}: set \
@@ -205,4 +179,43 @@ fn checkpoint_mismatch(got: &LlamaConfig, wanted: &LlamaConfig, seq_len: usize) 
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> LlamaConfig {
+        LlamaConfig {
+            vocab_size: 100,
+            hidden_size: 16,
+            intermediate_size: 32,
+            num_hidden_layers: 2,
+            num_attention_heads: 4,
+            num_key_value_heads: Some(2),
+            max_position_embeddings: 64,
+            rms_norm_eps: 1e-5,
+            rope_theta: 10_000.0,
+            tie_word_embeddings: true,
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_must_match_the_config_key_by_key() {
+        assert!(checkpoint_mismatch(&cfg(), &cfg(), 64).is_empty());
+        let got = LlamaConfig {
+            rope_theta: 100_000.0,
+            vocab_size: 200,
+            max_position_embeddings: 32,
+            ..cfg()
+        };
+        let m = checkpoint_mismatch(&got, &cfg(), 64);
+        assert_eq!(m.len(), 3, "{m:?}");
+        assert_eq!(
+            m[0],
+            "`model.rope_theta` = 10000, the checkpoint has 100000"
+        );
+        assert!(m[1].contains("vocabulary") && m[1].contains("200"), "{m:?}");
+        assert!(m[2].contains("`data.seq_len` = 64") && m[2].contains("32 positions"));
+    }
 }
