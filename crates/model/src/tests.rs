@@ -412,6 +412,39 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
         .unwrap()
 }
 
+/// A fused kernel against its composite twin: outputs within `tol` (1e-12 in f64, 1e-5 in
+/// f32), and the gradients of `Σ weights ⊙ output` with respect to every named variable within
+/// `10·tol`.
+fn assert_twins(
+    fused: Tensor,
+    reference: Tensor,
+    weights: &Tensor,
+    vars: &[(&str, &candle_core::Var)],
+) {
+    let dtype = fused.dtype();
+    let tol = if dtype == DType::F64 { 1e-12 } else { 1e-5 };
+    assert!(
+        max_abs_diff(&fused, &reference) < tol,
+        "forward differs ({dtype:?})"
+    );
+    let grads = |out: Tensor| {
+        (out * weights)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap()
+    };
+    let (g1, g2) = (grads(fused), grads(reference));
+    for (name, var) in vars {
+        let d = max_abs_diff(
+            g1.get(var.as_tensor()).expect("fused gradient"),
+            g2.get(var.as_tensor()).expect("reference gradient"),
+        );
+        assert!(d < tol * 10.0, "d{name} differs by {d} ({dtype:?})");
+    }
+}
+
 #[test]
 fn fused_attention_matches_composite_forward_and_backward() {
     use crate::fused::{causal_attention, causal_attention_reference};
@@ -428,26 +461,8 @@ fn fused_attention_matches_composite_forward_and_backward() {
         let weights = seeded(&shape, 99, dtype);
         let fused = causal_attention(q, k, v).unwrap();
         let reference = causal_attention_reference(q, k, v).unwrap();
-        let tol = if dtype == DType::F64 { 1e-12 } else { 1e-5 };
-        assert!(max_abs_diff(&fused, &reference) < tol, "forward differs");
-        let g1 = (fused * &weights)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let g2 = (reference * &weights)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        for (name, var) in ["q", "k", "v"].iter().zip(&vars) {
-            let a = g1.get(var.as_tensor()).expect("fused gradient");
-            let b = g2.get(var.as_tensor()).expect("reference gradient");
-            let d = max_abs_diff(a, b);
-            assert!(d < tol * 10.0, "d{name} differs by {d} ({dtype:?})");
-        }
+        let named = [("q", &vars[0]), ("k", &vars[1]), ("v", &vars[2])];
+        assert_twins(fused, reference, &weights, &named);
     }
 }
 
@@ -460,27 +475,7 @@ fn fused_rms_norm_matches_composite_forward_and_backward() {
         let weights = seeded(&[3, 5, 12], 3, dtype);
         let fused = rms_norm(x.as_tensor(), w.as_tensor(), 1e-5).unwrap();
         let reference = rms_norm_reference(x.as_tensor(), w.as_tensor(), 1e-5).unwrap();
-        let tol = if dtype == DType::F64 { 1e-12 } else { 1e-5 };
-        assert!(max_abs_diff(&fused, &reference) < tol);
-        let g1 = (fused * &weights)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let g2 = (reference * &weights)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        for var in [&x, &w] {
-            let d = max_abs_diff(
-                g1.get(var.as_tensor()).expect("fused gradient"),
-                g2.get(var.as_tensor()).expect("reference gradient"),
-            );
-            assert!(d < tol * 10.0, "gradient differs by {d} ({dtype:?})");
-        }
+        assert_twins(fused, reference, &weights, &[("x", &x), ("w", &w)]);
     }
 }
 
@@ -494,25 +489,7 @@ fn fused_cross_entropy_matches_composite_forward_and_backward() {
         let weights = seeded(&[7], 5, dtype);
         let fused = cross_entropy_rows(x.as_tensor(), &t).unwrap();
         let reference = cross_entropy_rows_reference(x.as_tensor(), &t).unwrap();
-        let tol = if dtype == DType::F64 { 1e-12 } else { 1e-5 };
-        assert!(max_abs_diff(&fused, &reference) < tol);
-        let g1 = (fused * &weights)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let g2 = (reference * &weights)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let d = max_abs_diff(
-            g1.get(x.as_tensor()).expect("fused gradient"),
-            g2.get(x.as_tensor()).expect("reference gradient"),
-        );
-        assert!(d < tol * 10.0, "gradient differs by {d} ({dtype:?})");
+        assert_twins(fused, reference, &weights, &[("x", &x)]);
     }
     let x = seeded(&[2, 3], 6, DType::F32);
     let bad = Tensor::new(&[0u32, 3], &Device::Cpu).unwrap();
