@@ -93,39 +93,41 @@ fn logits(model: &Llama) -> Vec<f32> {
         .unwrap()
 }
 
+/// A random tiny model (seed `seed`) written in llama.cpp's layout with `meta` and matrices in
+/// `dtype`, and what loading that file gives.
+fn round_trip(seed: u64, meta: &[(String, Value)], dtype: GgmlDType) -> (Llama, Result<Llama>) {
+    let model = Llama::new_random(&tiny_config(), 0.1, seed, &Device::Cpu).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.gguf");
+    write_gguf(&model, meta, dtype, &path);
+    let back = load_llama_gguf(&path, &Device::Cpu);
+    (model, back)
+}
+
+/// The largest |difference| between the two models' logits on a fixed input.
+fn largest_logit_difference(a: &Llama, b: &Llama) -> f32 {
+    let (a, b) = (logits(a), logits(b));
+    a.iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
 #[test]
 fn a_model_written_in_llama_cpp_layout_loads_back_to_the_same_logits() {
     let cfg = tiny_config();
-    let model = Llama::new_random(&cfg, 0.1, 7, &Device::Cpu).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("tiny.gguf");
-    write_gguf(&model, &metadata(&cfg, "llama"), GgmlDType::F32, &path);
-    let back = load_llama_gguf(&path, &Device::Cpu).unwrap();
+    let (model, back) = round_trip(7, &metadata(&cfg, "llama"), GgmlDType::F32);
+    let back = back.unwrap();
     assert_eq!(back.config(), &cfg);
-    let (a, b) = (logits(&model), logits(&back));
-    let worst = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max);
+    let worst = largest_logit_difference(&model, &back);
     assert!(worst < 1e-5, "largest logit difference {worst}");
 }
 
 #[test]
 fn quantised_matrices_are_dequantised() {
-    let cfg = tiny_config();
-    let model = Llama::new_random(&cfg, 0.1, 8, &Device::Cpu).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("q8.gguf");
-    write_gguf(&model, &metadata(&cfg, "llama"), GgmlDType::Q8_0, &path);
-    let back = load_llama_gguf(&path, &Device::Cpu).unwrap();
-    let (a, b) = (logits(&model), logits(&back));
-    let worst = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max);
-    let scale = a.iter().map(|x| x.abs()).fold(0.0, f32::max);
+    let (model, back) = round_trip(8, &metadata(&tiny_config(), "llama"), GgmlDType::Q8_0);
+    let worst = largest_logit_difference(&model, &back.unwrap());
+    let scale = logits(&model).iter().map(|x| x.abs()).fold(0.0, f32::max);
     assert!(
         worst > 0.0 && worst < 0.05 * scale,
         "difference {worst} of {scale}"
@@ -133,12 +135,8 @@ fn quantised_matrices_are_dequantised() {
 }
 
 fn load_error(meta: &[(String, Value)]) -> String {
-    let cfg = tiny_config();
-    let model = Llama::new_random(&cfg, 0.1, 9, &Device::Cpu).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bad.gguf");
-    write_gguf(&model, meta, GgmlDType::F32, &path);
-    load_llama_gguf(&path, &Device::Cpu)
+    round_trip(9, meta, GgmlDType::F32)
+        .1
         .unwrap_err()
         .to_string()
 }
