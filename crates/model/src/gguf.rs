@@ -72,6 +72,15 @@ impl GgufFile {
             .ok_or_else(|| self.bad(format!("metadata key `{key}` is missing")))
     }
 
+    /// `read` of an optional key: `None` when the file does not have it.
+    fn optional<T>(&self, key: &str, read: impl Fn(&Self, &str) -> Result<T>) -> Result<Option<T>> {
+        if self.content.metadata.contains_key(key) {
+            read(self, key).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     fn meta_usize(&self, key: &str) -> Result<usize> {
         let v = self.meta(key)?;
         let n = match v {
@@ -126,10 +135,9 @@ impl GgufFile {
             return Err(self.bad(format!("tensor `token_embd.weight` has shape {embed:?}")));
         };
         let heads = self.meta_usize(&key("attention.head_count"))?;
-        let kv_heads = match self.content.metadata.get(&key("attention.head_count_kv")) {
-            Some(_) => self.meta_usize(&key("attention.head_count_kv"))?,
-            None => heads,
-        };
+        let kv_heads = self
+            .optional(&key("attention.head_count_kv"), Self::meta_usize)?
+            .unwrap_or(heads);
         let cfg = LlamaConfig {
             vocab_size: vocab,
             hidden_size: self.meta_usize(&key("embedding_length"))?,
@@ -139,10 +147,9 @@ impl GgufFile {
             num_key_value_heads: Some(kv_heads),
             max_position_embeddings: self.meta_usize(&key("context_length"))?,
             rms_norm_eps: self.meta_f64(&key("attention.layer_norm_rms_epsilon"))?,
-            rope_theta: match self.content.metadata.get(&key("rope.freq_base")) {
-                Some(_) => self.meta_f64(&key("rope.freq_base"))?,
-                None => 10_000.0,
-            },
+            rope_theta: self
+                .optional(&key("rope.freq_base"), Self::meta_f64)?
+                .unwrap_or(10_000.0),
             tie_word_embeddings: !self.content.tensor_infos.contains_key("output.weight"),
         };
         if cfg.hidden_size != hidden {
@@ -157,15 +164,13 @@ impl GgufFile {
                  `llama.attention.head_count_kv` = {kv_heads} do not form grouped-query attention"
             )));
         }
-        if let Some(v) = self.content.metadata.get(&key("rope.dimension_count")) {
-            let dims = self.meta_usize(&key("rope.dimension_count"))?;
-            if dims != cfg.head_dim() {
-                return Err(self.bad(format!(
-                    "metadata key `llama.rope.dimension_count` = {v:?}: partial RoPE (head size {}) \
-                     is not supported",
-                    cfg.head_dim()
-                )));
-            }
+        let rope_dims = self.optional(&key("rope.dimension_count"), Self::meta_usize)?;
+        if let Some(dims) = rope_dims.filter(|&d| d != cfg.head_dim()) {
+            return Err(self.bad(format!(
+                "metadata key `llama.rope.dimension_count` = {dims}: partial RoPE (head size {}) \
+                 is not supported",
+                cfg.head_dim()
+            )));
         }
         cfg.validate().map_err(|e| self.bad(e.to_string()))?;
         Ok(cfg)
