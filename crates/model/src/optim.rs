@@ -102,7 +102,7 @@ fn sum_sq(x: &[f32]) -> f64 {
 
 /// `f` on the f32 values of `t`: read in place when `t` is a contiguous f32 CPU tensor,
 /// copied out otherwise.
-fn with_f32<R>(t: &Tensor, f: impl Fn(&[f32]) -> R) -> Result<R> {
+fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
     if t.device().is_cpu() && t.dtype() == DType::F32 {
         let (storage, layout) = t.storage_and_layout();
         if let (Storage::Cpu(CpuStorage::F32(v)), Some((a, b))) =
@@ -219,8 +219,7 @@ impl AdamW {
                     .flatten_all()?
                     .to_dtype(DType::F32)?
                     .to_vec1::<f32>()?;
-                let g = g.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
-                k.apply_par(&mut theta, m, v, &g);
+                with_f32(g, |g| k.apply_par(&mut theta, m, v, g))?;
                 let t = Tensor::from_vec(theta, p.var.shape(), p.var.device())?;
                 p.var.set(&t.to_dtype(p.var.dtype())?)?;
             }
