@@ -40,12 +40,11 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let model =
         coalition_model::checkpoint::load_llama_spec(&args.checkpoint, Path::new("."), &device)
             .with_context(|| format!("loading {}", args.checkpoint))?;
-    let line = match (&args.windows, &args.config) {
+    let mut line = match (&args.windows, &args.config) {
         (Some(file), _) => on_windows(&model, file)?,
         (None, Some(config)) => on_split(&model, config, args)?,
         (None, None) => bail!("pass --config FILE or --windows FILE"),
     };
-    let mut line = line;
     line["checkpoint"] = args.checkpoint.clone().into();
     println!("{line}");
     Ok(ExitCode::SUCCESS)
